@@ -1,0 +1,3 @@
+from softfact.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,121 @@
+"""The ``softfact`` command: train, evaluate, report, run (all three), sweep."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from softfact.config import PRESETS, ConfigError, apply, from_dict, parse_overrides, resolve
+from softfact.training.checkpoint import CheckpointError, load_checkpoint
+
+
+class UsageError(ValueError):
+    pass
+
+
+def _train_parser(prog: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=prog, description="Train an encoder. Any config key can be set as --key=value "
+        "(e.g. --lr=1e-3 --steps 2000 --use-jepa --data midi --midi-dir PATH).")
+    p.add_argument("--config", help="YAML file of config keys")
+    p.add_argument("--preset", default="seed", choices=sorted(PRESETS),
+                   help="seed: the notebook's settings (default); cpu: the fast laptop recipe")
+    p.add_argument("--resume", nargs="?", const=True, default=False, metavar="RUN_DIR",
+                   help="continue the run in --out-dir (or RUN_DIR) from its checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _resolve_train(argv: list[str], prog: str):
+    p = _train_parser(prog)
+    ns, rest = p.parse_known_args(argv)
+    overrides = parse_overrides(rest)
+    if ns.resume:
+        run = Path(ns.resume) if isinstance(ns.resume, str) else None
+        if run is None:
+            run = Path(resolve(ns.preset, ns.config, overrides).out_dir)
+        state = load_checkpoint(run)
+        cfg = apply(from_dict(state["config"]), {**overrides, "out_dir": str(run)}).validate()
+        return cfg, True, ns
+    return resolve(ns.preset, ns.config, overrides), False, ns
+
+
+def cmd_train(argv: list[str]) -> int:
+    from softfact.training import train
+    cfg, resume, ns = _resolve_train(argv, "softfact train")
+    out = train(cfg, resume=resume, progress=not ns.quiet)
+    print(f"checkpoint: {out / 'checkpoint.pt'}")
+    return 0
+
+
+def cmd_evaluate(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="softfact evaluate",
+                                description="Seed protocol metrics of a run, beside the seed's figures.")
+    p.add_argument("run", help="run folder or checkpoint file")
+    p.add_argument("--n", type=int, default=None, help="images per probe (default: the run's eval_blobs)")
+    p.add_argument("--seed", type=int, default=0)
+    ns = p.parse_args(argv)
+    from softfact.evaluation import format_table
+    from softfact.pipeline import evaluate_run, run_dir_of
+    metrics, _ = evaluate_run(ns.run, n=ns.n, seed=ns.seed)
+    print(format_table(metrics))
+    print(f"written: {run_dir_of(ns.run) / 'metrics.json'}")
+    return 0
+
+
+def cmd_report(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="softfact report",
+                                description="Every analysis of a run as one HTML page.")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-umap", action="store_true", help="skip the UMAP figures (slowest part)")
+    ns = p.parse_args(argv)
+    from softfact.report import build_report
+    page = build_report(ns.run, seed=ns.seed, umap=not ns.no_umap)
+    print(f"report: {page}")
+    return 0
+
+
+def cmd_run(argv: list[str]) -> int:
+    """Train, evaluate and write the report: the main job."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--no-report", action="store_true")
+    p.add_argument("--no-umap", action="store_true")
+    ns, rest = p.parse_known_args(argv)
+    from softfact.training import train
+    cfg, resume, tns = _resolve_train(rest, "softfact run")
+    out = train(cfg, resume=resume, progress=not tns.quiet)
+    cmd_evaluate([str(out)])
+    if not ns.no_report:
+        cmd_report([str(out)] + (["--no-umap"] if ns.no_umap else []))
+    return 0
+
+
+def cmd_sweep(argv: list[str]) -> int:
+    from softfact.sweep import main as sweep_main
+    return sweep_main(argv)
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "report": cmd_report,
+            "run": cmd_run, "sweep": cmd_sweep}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print("usage: softfact {train,evaluate,report,run,sweep} [options]\n"
+              "  run       train, evaluate and write the HTML report (the main job)\n"
+              "  train     train an encoder (config file, presets, --key=value overrides)\n"
+              "  evaluate  the seed's metrics of a run, beside the published figures\n"
+              "  report    every figure of the seed for a run, in one HTML page\n"
+              "  sweep     grids of configs x seeds, with a table and plots")
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    from softfact.training import TrainingDiverged
+    try:
+        return COMMANDS[argv[0]](argv[1:])
+    except (ConfigError, CheckpointError, TrainingDiverged, UsageError, FileNotFoundError) as e:
+        print(f"softfact: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("softfact: interrupted; the last checkpoint is intact", file=sys.stderr)
+        return 130

@@ -1,0 +1,212 @@
+"""Typed run settings: a dataclass, YAML files, presets and ``--key=value`` overrides.
+
+Every checkpoint stores the resolved config, so a run can be resumed or evaluated from it.
+An unknown key or a value of the wrong type is a one-line ``ConfigError`` naming the key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A bad config key or value; its message is one line naming the problem."""
+
+
+@dataclass
+class TrainConfig:
+    # data
+    data: str = "blobs"              # blobs | midi | bach
+    image_size: int = 16             # blob side, or crop side for piano rolls
+    max_shift: int = 4               # shifts are 1..max_shift pixels (semitones / grid steps)
+    wrap: bool = False               # torch.roll instead of the seed's zero-filled shift
+    schemes: str = "pitch,time,cross"  # add ",mixed" for diagonal shifts with cosine targets
+    midi_dir: str = ""               # folder of .mid files when data == midi
+    steps_per_quarter: int = 4       # piano-roll grid (4 = 16th notes)
+    val_fraction: float = 0.1        # share of songs held out for evaluation
+    # model
+    encoder: str = "toy"             # toy | conv
+    latent_dim: int = 16
+    width: int = 32                  # conv encoder: channels of the first stage
+    depth: int = 4                   # conv encoder: number of stride-2 stages
+    # losses
+    fact_weight: float = 1.0         # weight of the factorization loss
+    use_jepa: bool = False
+    jepa_weight: float = 0.2
+    lambd: float = 0.5
+    sigreg: str = "official"         # official | seed
+    num_slices: int = 256
+    tau: float = 0.0                 # > 0: attraction weighted by exp(-|delta|^2 / tau)
+    # optimisation
+    optimizer: str = "adam"          # adam | adamw
+    lr: float = 4e-3
+    weight_decay: float = 0.0
+    schedule: str = "constant"       # constant | cosine (with linear warmup)
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.1
+    batch_size: int = 1024
+    steps: int = 5000
+    # run
+    seed: int = 0
+    device: str = "auto"             # auto | cpu | cuda | cuda:N | mps
+    threads: int = 0                 # CPU threads for torch; 0 keeps torch's default
+    amp: bool = False                # bf16 autocast on CUDA (SIGReg stays float32)
+    log_every: int = 50
+    ckpt_every: int = 500
+    eval_blobs: int = 500
+    out_dir: str = "runs/toy"
+    wandb: bool = False
+    wandb_project: str = "softfact"
+
+    def validate(self) -> "TrainConfig":
+        choices = {"data": ("blobs", "midi", "bach"), "encoder": ("toy", "conv"),
+                   "sigreg": ("official", "seed"), "optimizer": ("adam", "adamw"),
+                   "schedule": ("constant", "cosine")}
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f"config key '{key}' must be one of {allowed}, got {getattr(self, key)!r}")
+        from softfact.data.triplets import SCHEMES
+        bad = [s for s in self.scheme_list() if s not in SCHEMES]
+        if bad or not self.scheme_list():
+            raise ConfigError(f"config key 'schemes' must list names from {SCHEMES}, got {self.schemes!r}")
+        for key in ("image_size", "max_shift", "latent_dim", "batch_size", "steps", "log_every",
+                    "ckpt_every", "num_slices", "width", "depth", "eval_blobs"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"config key '{key}' must be >= 1, got {getattr(self, key)}")
+        if not 0.0 <= self.lambd <= 1.0:
+            raise ConfigError(f"config key 'lambd' must be in [0, 1], got {self.lambd}")
+        if self.lr <= 0:
+            raise ConfigError(f"config key 'lr' must be > 0, got {self.lr}")
+        if self.data == "midi" and not self.midi_dir:
+            raise ConfigError("data 'midi' needs config key 'midi_dir' (--midi-dir PATH)")
+        return self
+
+    def scheme_list(self) -> tuple[str, ...]:
+        return tuple(s.strip() for s in self.schemes.split(",") if s.strip())
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# Settings that define the model's shape: a checkpoint must agree on these to be loaded.
+MODEL_KEYS = ("encoder", "latent_dim", "width", "depth", "image_size")
+
+PRESETS: dict[str, dict] = {
+    # The seed notebook's training run, unchanged.
+    "seed": {},
+    # The laptop-CPU recipe used by `make demo`: see the README for why it differs.
+    "cpu": {"batch_size": 256, "steps": 3000, "lr": 4e-3, "schedule": "cosine",
+            "warmup_steps": 100, "min_lr_ratio": 0.05, "threads": 0, "ckpt_every": 1000},
+}
+
+
+def _field_types() -> dict[str, type]:
+    hints = typing.get_type_hints(TrainConfig)
+    return {f.name: hints[f.name] for f in dataclasses.fields(TrainConfig)}
+
+
+def coerce(key: str, value, typ: type):
+    """Convert a YAML or command-line value to ``typ``; a mismatch is a ConfigError."""
+    if isinstance(typ, types.UnionType):  # pragma: no cover - no unions today
+        typ = typing.get_args(typ)[0]
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
+            return False
+    elif typ is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+    elif typ is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif typ is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    raise ConfigError(f"config key '{key}' expects {typ.__name__}, got {value!r}")
+
+
+def _unknown(key: str) -> ConfigError:
+    names = [f.name for f in dataclasses.fields(TrainConfig)]
+    hint = difflib.get_close_matches(key, names, n=1)
+    return ConfigError(f"unknown config key '{key}'" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+
+
+def apply(cfg: TrainConfig, updates: dict) -> TrainConfig:
+    """Return a copy of ``cfg`` with ``updates`` applied and type-checked."""
+    types_ = _field_types()
+    out = dataclasses.replace(cfg)
+    for key, value in updates.items():
+        key = key.replace("-", "_")
+        if key not in types_:
+            raise _unknown(key)
+        setattr(out, key, coerce(key, value, types_[key]))
+    return out
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of key: value")
+    return data
+
+
+def parse_overrides(args: list[str]) -> dict:
+    """``['--lr=1e-3', '--use-jepa', '--steps', '10']`` -> {'lr': '1e-3', 'use_jepa': 'true', 'steps': '10'}."""
+    out, i = {}, 0
+    while i < len(args):
+        a = args[i]
+        if not a.startswith("--") or a == "--":
+            raise ConfigError(f"expected --key=value, got {a!r}")
+        key = a[2:]
+        if "=" in key:
+            key, value = key.split("=", 1)
+        elif i + 1 < len(args) and not args[i + 1].startswith("--"):
+            value, i = args[i + 1], i + 1
+        else:
+            value = "true"  # a bare flag such as --wandb
+        if key.startswith("no-") and value == "true":
+            key, value = key[3:], "false"
+        out[key.replace("-", "_")] = value
+        i += 1
+    return out
+
+
+def resolve(preset: str = "seed", config_file: str | None = None,
+            overrides: dict | None = None) -> TrainConfig:
+    """Defaults <- preset <- YAML file <- command-line overrides, then validated."""
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset '{preset}', choose from {sorted(PRESETS)}")
+    cfg = apply(TrainConfig(), PRESETS[preset])
+    if config_file:
+        cfg = apply(cfg, load_yaml(config_file))
+    return apply(cfg, overrides or {}).validate()
+
+
+def from_dict(d: dict) -> TrainConfig:
+    """Rebuild a config saved in a checkpoint (unknown keys from newer versions are an error)."""
+    return apply(TrainConfig(), d).validate()

@@ -1,0 +1,109 @@
+"""Triplets (anchor, crop1, crop2) with known shifts and their cosine targets.
+
+Schemes (the seed's, drawn uniformly): 0 "pitch" both crops shifted vertically, 1 "time"
+both horizontally, 2 "cross" crop1 vertically and crop2 horizontally. Magnitudes are uniform
+in 1..max_shift with independent random signs. The optional scheme 3 "mixed" shifts each crop
+along both axes (magnitudes 0..max_shift, never both zero): its target is the cosine between
+the two shift vectors, which is also the seed's +1/-1/0 on the first three schemes.
+A triplet whose two crops are identical carries no signal and is redrawn whole, as the seed's
+``BlobShiftDataset`` does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from softfact.data.blobs import translate
+
+SCHEMES = ("pitch", "time", "cross", "mixed")
+
+ImageFn = Callable[[int, torch.Generator], torch.Tensor]
+
+
+@dataclass
+class TripletBatch:
+    """A batch of triplets; deltas are (dy, dx) in pixels, dy along rows (pitch)."""
+    anchor: torch.Tensor   # (B, C, H, W)
+    crop1: torch.Tensor    # (B, C, H, W)
+    crop2: torch.Tensor    # (B, C, H, W)
+    target: torch.Tensor   # (B,) float in [-1, 1]
+    scheme: torch.Tensor   # (B,) long, index into SCHEMES
+    delta1: torch.Tensor   # (B, 2) long
+    delta2: torch.Tensor   # (B, 2) long
+    redraws: int = 0       # triplets drawn and rejected because crop1 == crop2
+
+    def __len__(self) -> int:
+        return self.anchor.shape[0]
+
+    def to(self, device) -> "TripletBatch":
+        move = {k: v.to(device) for k, v in self.__dict__.items() if torch.is_tensor(v)}
+        return TripletBatch(**move, redraws=self.redraws)
+
+
+def shift_cosine(delta1: torch.Tensor, delta2: torch.Tensor) -> torch.Tensor:
+    """Cosine between shift vectors (B, 2) x (B, 2) -> (B,): the loss target."""
+    d1, d2 = delta1.float(), delta2.float()
+    return (d1 * d2).sum(-1) / (d1.norm(dim=-1) * d2.norm(dim=-1)).clamp_min(1e-12)
+
+
+def sample_shifts(n: int, *, max_shift: int, generator: torch.Generator,
+                  schemes: tuple[str, ...] = SCHEMES[:3]):
+    """Draw (scheme, delta1, delta2) for ``n`` triplets; deltas are (n, 2) [dy, dx]."""
+    if max_shift < 1:
+        raise ValueError(f"max_shift must be >= 1, got {max_shift}")
+    unknown = set(schemes) - set(SCHEMES)
+    if unknown or not schemes:
+        raise ValueError(f"schemes must be a non-empty subset of {SCHEMES}, got {schemes}")
+    kw = dict(generator=generator, device=generator.device)
+    allowed = torch.tensor([SCHEMES.index(s) for s in schemes], device=generator.device)
+    scheme = allowed[torch.randint(0, len(allowed), (n,), **kw)]
+    mag = torch.randint(1, max_shift + 1, (n, 2), **kw)
+    sign = torch.where(torch.rand(n, 2, **kw) > 0.5, 1, -1)
+    s1, s2 = (mag * sign).unbind(1)
+    zero = torch.zeros_like(s1)
+    # columns: (dy1, dx1, dy2, dx2) per scheme
+    dy1 = torch.where(scheme == 1, zero, s1)
+    dx1 = torch.where(scheme == 1, s1, zero)
+    dy2 = torch.where(scheme == 0, s2, zero)
+    dx2 = torch.where(scheme == 0, zero, s2)
+    delta1, delta2 = torch.stack([dy1, dx1], 1), torch.stack([dy2, dx2], 1)
+    mixed = scheme == 3
+    if mixed.any():
+        m = int(mixed.sum())
+        d = torch.randint(-max_shift, max_shift + 1, (m, 4), **kw)
+        # a mixed crop must move: redraw (0, 0) shifts as a unit shift along a random axis
+        for a, b in ((0, 1), (2, 3)):
+            still = (d[:, a] == 0) & (d[:, b] == 0)
+            d[still, a] = torch.where(torch.rand(int(still.sum()), **kw) > 0.5, 1, -1)
+        delta1[mixed], delta2[mixed] = d[:, :2], d[:, 2:]
+    return scheme, delta1, delta2
+
+
+def sample_triplets(image_fn: ImageFn, batch_size: int, *, max_shift: int,
+                    generator: torch.Generator, wrap: bool = False,
+                    schemes: tuple[str, ...] = SCHEMES[:3]) -> TripletBatch:
+    """Draw a full batch of triplets, redrawing (in whole-batch rounds) identical crop pairs.
+
+    ``image_fn(n, generator)`` returns (n, C, H, W) anchor images on the generator's device.
+
+    >>> from softfact.data.blobs import make_blobs
+    >>> g = torch.Generator().manual_seed(0)
+    >>> b = sample_triplets(lambda n, g: make_blobs(n, generator=g), 8, max_shift=4, generator=g)
+    >>> b.anchor.shape, b.target.shape
+    (torch.Size([8, 1, 16, 16]), torch.Size([8]))
+    """
+    parts, have, redraws = [], 0, 0
+    while have < batch_size:
+        n = batch_size - have
+        img = image_fn(n, generator)
+        scheme, d1, d2 = sample_shifts(n, max_shift=max_shift, generator=generator, schemes=schemes)
+        c1 = translate(img, d1[:, 0], d1[:, 1], wrap=wrap)
+        c2 = translate(img, d2[:, 0], d2[:, 1], wrap=wrap)
+        keep = (c1 != c2).flatten(1).any(1)
+        redraws += int(n - keep.sum())
+        parts.append((img[keep], c1[keep], c2[keep], scheme[keep], d1[keep], d2[keep]))
+        have += int(keep.sum())
+    img, c1, c2, scheme, d1, d2 = (torch.cat(p) for p in zip(*parts))
+    return TripletBatch(img, c1, c2, shift_cosine(d1, d2), scheme, d1, d2, redraws=redraws)

@@ -1,0 +1,150 @@
+"""The seed's evaluation protocol, batched: difference-vector cosines, sign probe, PCA.
+
+Shifts follow the seed: dy moves rows (pitch), dx moves columns (time); d = z(shift) - z(x).
+
+* ``diff_vector_probe``: n images, s1 != s2 in 1..max_shift; for each factor the
+  same-sign cosine cos(d(+s1), d(+s2)) and the opposite-sign cosine cos(d(+s1), d(-s1));
+  cross-type cosines pair the pitch and time differences of the same image and shift.
+* ``sign_probe``: n images, one s each; the angle between the mean +s and mean -s
+  difference per factor (180 degrees is perfect anti-parallelism).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from softfact.analysis.encode import encode
+from softfact.data.blobs import translate
+from softfact.losses.factorization import difference_cosine
+
+# The seed notebook's published figures (5,000 steps, batch 1024, lr 4e-3).
+SEED_FIGURES = {
+    "cross_abs_cos": 0.116,
+    "same_sign_cos": 0.954,
+    "opposite_sign_cos": -0.884,
+    "angle_pitch_deg": 162.8,
+    "angle_time_deg": 163.2,
+    "pca_evr_1": 0.278,
+    "pca_evr_2": 0.264,
+    "pitch_pitch_abs_cos": 0.883,
+    "time_time_abs_cos": 0.878,
+}
+# What the seed's quality bar means for softfact (issue: "seed's quality or better").
+QUALITY_BAR = {"cross_abs_cos": ("<=", 0.13), "same_sign_cos": (">=", 0.94),
+               "opposite_sign_cos": ("<=", -0.87), "angle_pitch_deg": (">=", 160.0),
+               "angle_time_deg": (">=", 160.0)}
+
+
+def _shift_views(img: torch.Tensor, shifts: list[tuple[torch.Tensor, torch.Tensor]], wrap: bool):
+    return torch.cat([translate(img, dy, dx, wrap=wrap) for dy, dx in shifts])
+
+
+def _pairwise_abs_cos(d: torch.Tensor) -> float:
+    u = d / d.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    c = (u @ u.T).abs()
+    n = c.shape[0]
+    return float((c.sum() - c.diagonal().sum()) / (n * (n - 1)))
+
+
+@dataclass
+class DiffVectors:
+    pitch_d: np.ndarray     # (2n, D): +s1 and -s1 differences, interleaved per image
+    time_d: np.ndarray      # (2n, D)
+    pitch_same: np.ndarray  # (n,)
+    pitch_opp: np.ndarray
+    time_same: np.ndarray
+    time_opp: np.ndarray
+    cross: np.ndarray       # (2n,) cos(pitch_d[i], time_d[i])
+
+
+def diff_vector_probe(encoder, image_fn, *, n: int = 500, max_shift: int = 4,
+                      generator: torch.Generator, wrap: bool = False) -> DiffVectors:
+    if max_shift < 2:
+        raise ValueError("the probe needs two distinct shifts: max_shift >= 2")
+    img = image_fn(n, generator).cpu()
+    g = generator
+    s1 = torch.randint(1, max_shift + 1, (n,), generator=g, device=g.device).cpu()
+    # s2 uniform over 1..max_shift without s1, as the seed's rejection loop draws it
+    s2 = (s1 - 1 + torch.randint(1, max_shift, (n,), generator=g, device=g.device).cpu()) % max_shift + 1
+    z0 = torch.zeros_like(s1)
+    views = [(z0, z0), (s1, z0), (s2, z0), (-s1, z0), (z0, s1), (z0, s2), (z0, -s1)]
+    z = encode(encoder, _shift_views(img, views, wrap)).view(7, n, -1)
+    d = z[1:] - z[0]  # (6, n, D): p+s1, p+s2, p-s1, t+s1, t+s2, t-s1
+    pitch_d = torch.stack([d[0], d[2]], 1).reshape(2 * n, -1)
+    time_d = torch.stack([d[3], d[5]], 1).reshape(2 * n, -1)
+    return DiffVectors(
+        pitch_d=pitch_d.numpy(), time_d=time_d.numpy(),
+        pitch_same=difference_cosine(d[0], d[1]).numpy(),
+        pitch_opp=difference_cosine(d[0], d[2]).numpy(),
+        time_same=difference_cosine(d[3], d[4]).numpy(),
+        time_opp=difference_cosine(d[3], d[5]).numpy(),
+        cross=difference_cosine(pitch_d, time_d).numpy())
+
+
+def sign_probe(encoder, image_fn, *, n: int = 500, max_shift: int = 4,
+               generator: torch.Generator, wrap: bool = False) -> dict[str, float]:
+    """Angle (degrees) between the mean positive and mean negative difference, per factor."""
+    img = image_fn(n, generator).cpu()
+    g = generator
+    s = torch.randint(1, max_shift + 1, (n,), generator=g, device=g.device).cpu()
+    z0 = torch.zeros_like(s)
+    views = [(z0, z0), (s, z0), (-s, z0), (z0, s), (z0, -s)]
+    z = encode(encoder, _shift_views(img, views, wrap)).view(5, n, -1)
+    out = {}
+    for name, pos, neg in (("pitch", 1, 2), ("time", 3, 4)):
+        mp, mn = (z[pos] - z[0]).mean(0), (z[neg] - z[0]).mean(0)
+        cos = float(difference_cosine(mp[None], mn[None])[0])
+        out[f"sign_cos_{name}"] = cos
+        out[f"angle_{name}_deg"] = float(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+    return out
+
+
+def summarize(dv: DiffVectors) -> dict[str, float]:
+    from sklearn.decomposition import PCA
+    same = np.concatenate([dv.pitch_same, dv.time_same])
+    opp = np.concatenate([dv.pitch_opp, dv.time_opp])
+    all_d = np.concatenate([dv.pitch_d, dv.time_d])
+    if np.allclose(all_d, 0):
+        evr = [0.0, 0.0]
+    else:
+        evr = PCA(n_components=2).fit(all_d).explained_variance_ratio_.tolist()
+    return {
+        "cross_abs_cos": float(np.abs(dv.cross).mean()),
+        "cross_cos": float(dv.cross.mean()),
+        "same_sign_cos": float(same.mean()),
+        "opposite_sign_cos": float(opp.mean()),
+        "pitch_pitch_abs_cos": _pairwise_abs_cos(torch.from_numpy(dv.pitch_d)),
+        "time_time_abs_cos": _pairwise_abs_cos(torch.from_numpy(dv.time_d)),
+        "pca_evr_1": float(evr[0]), "pca_evr_2": float(evr[1]),
+    }
+
+
+def evaluate_encoder(encoder, image_fn, *, n: int = 500, max_shift: int = 4, seed: int = 0,
+                     wrap: bool = False) -> tuple[dict[str, float], DiffVectors]:
+    """The seed's full protocol -> (metrics dict, difference vectors for plotting)."""
+    g = torch.Generator().manual_seed(seed)
+    dv = diff_vector_probe(encoder, image_fn, n=n, max_shift=max_shift, generator=g, wrap=wrap)
+    metrics = summarize(dv)
+    metrics.update(sign_probe(encoder, image_fn, n=n, max_shift=max_shift, generator=g, wrap=wrap))
+    return metrics, dv
+
+
+def meets_quality_bar(metrics: dict) -> dict[str, bool]:
+    return {k: (metrics[k] <= v if op == "<=" else metrics[k] >= v)
+            for k, (op, v) in QUALITY_BAR.items() if k in metrics}
+
+
+def format_table(metrics: dict) -> str:
+    """The metrics beside the seed's published figures, as aligned text."""
+    passed = meets_quality_bar(metrics)
+    rows = [f"{'metric':<22}{'softfact':>10}{'seed':>10}  target"]
+    for key, value in metrics.items():
+        if not isinstance(value, (int, float)):
+            continue
+        seed = SEED_FIGURES.get(key)
+        bar = QUALITY_BAR.get(key)
+        mark = "" if bar is None else f"{bar[0]} {bar[1]:g} {'ok' if passed[key] else 'MISS'}"
+        rows.append(f"{key:<22}{value:>10.3f}{'' if seed is None else f'{seed:.3f}':>10}  {mark}")
+    return "\n".join(rows)

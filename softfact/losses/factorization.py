@@ -1,0 +1,58 @@
+"""The soft factorization loss: (cos(d1, d2) - target)^2 on difference vectors."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from softfact.data.triplets import shift_cosine as shift_cosine_targets
+
+
+def _check(name: str, t: torch.Tensor, shape: tuple) -> None:
+    if t.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {tuple(t.shape)}")
+
+
+def difference_cosine(d1: torch.Tensor, d2: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Row-wise cosine of (B, D) x (B, D) -> (B,), 0 (with a finite gradient) for a zero row.
+
+    Norms are sqrt(|d|^2 + eps^2) rather than clamped, so the gradient at d = 0 is finite;
+    for |d| >> eps this equals ``F.cosine_similarity``.
+    """
+    n1 = (d1.square().sum(-1) + eps * eps).sqrt()
+    n2 = (d2.square().sum(-1) + eps * eps).sqrt()
+    return (d1 * d2).sum(-1) / (n1 * n2)
+
+
+def factorization_loss(*, z_anchor: torch.Tensor, z_crop1: torch.Tensor, z_crop2: torch.Tensor,
+                       targets: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Mean of (cos(z_crop1 - z_anchor, z_crop2 - z_anchor) - targets)^2.
+
+    Shapes: z_anchor, z_crop1, z_crop2 (B, D); targets (B,) with +1 (same factor, same
+    sign), -1 (same factor, opposite sign), 0 (different factors), or any cosine in [-1, 1]
+    (see ``shift_cosine_targets``). Returns a scalar.
+
+    >>> za = torch.zeros(1, 2); z1 = torch.tensor([[1., 0.]]); z2 = torch.tensor([[-2., 0.]])
+    >>> factorization_loss(z_anchor=za, z_crop1=z1, z_crop2=z2, targets=torch.tensor([-1.]))
+    tensor(0.)
+    """
+    if z_anchor.dim() != 2:
+        raise ValueError(f"z_anchor must be (B, D), got shape {tuple(z_anchor.shape)}")
+    _check("z_crop1", z_crop1, z_anchor.shape)
+    _check("z_crop2", z_crop2, z_anchor.shape)
+    _check("targets", targets, z_anchor.shape[:1])
+    cos = difference_cosine(z_crop1 - z_anchor, z_crop2 - z_anchor, eps)
+    return (cos - targets.to(cos.dtype)).square().mean()
+
+
+class FactorizationLoss(nn.Module):
+    """Module form of ``factorization_loss``; ``weight`` scales it (0 switches it off)."""
+
+    def __init__(self, weight: float = 1.0, eps: float = 1e-8):
+        super().__init__()
+        if weight < 0:
+            raise ValueError(f"weight must be >= 0, got {weight}")
+        self.weight, self.eps = weight, eps
+
+    def forward(self, *, z_anchor, z_crop1, z_crop2, targets) -> torch.Tensor:
+        return self.weight * factorization_loss(z_anchor=z_anchor, z_crop1=z_crop1,
+                                                z_crop2=z_crop2, targets=targets, eps=self.eps)

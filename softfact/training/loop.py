@@ -1,0 +1,153 @@
+"""The training loop: reads top to bottom, like nanoGPT's train.py.
+
+Data are generated where the model runs (no DataLoader, no workers), the three views go
+through the encoder in one forward pass, and checkpoints hold everything needed to resume
+bit-for-bit on the same device: weights, optimizer, step, RNG states and the config.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from softfact.config import TrainConfig
+from softfact.data.sources import build_image_source
+from softfact.data.triplets import TripletBatch, sample_triplets
+from softfact.encoders import build_encoder
+from softfact.losses import factorization_loss, lejepa_loss
+from softfact.training import distributed
+from softfact.training.checkpoint import (CheckpointError, load_checkpoint, load_model_weights,
+                                          save_checkpoint)
+from softfact.training.runlog import RunLog
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Constant (the seed), or linear warmup then cosine decay to min_lr_ratio * lr."""
+    if cfg.schedule == "constant":
+        return cfg.lr
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    floor = cfg.lr * cfg.min_lr_ratio
+    return floor + 0.5 * (cfg.lr - floor) * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+    return cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def compute_losses(model, batch: TripletBatch, step: int, cfg: TrainConfig) -> dict:
+    """Encode anchor, crop1 and crop2 in one pass and combine the configured losses."""
+    n = len(batch)
+    x = torch.cat([batch.anchor, batch.crop1, batch.crop2])
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.amp and x.device.type == "cuda"):
+        z = model(x)
+    za, z1, z2 = z.float().split(n)
+    fact = factorization_loss(z_anchor=za, z_crop1=z1, z_crop2=z2, targets=batch.target)
+    out = {"fact": fact, "loss": cfg.fact_weight * fact}
+    if cfg.use_jepa:
+        kw = dict(step=step, lambd=cfg.lambd, variant=cfg.sigreg, num_slices=cfg.num_slices)
+        if cfg.tau > 0:
+            kw.update(tau=cfg.tau)
+        j1 = lejepa_loss(za, z1, deltas=batch.delta1 if cfg.tau > 0 else None, **kw)
+        j2 = lejepa_loss(za, z2, deltas=batch.delta2 if cfg.tau > 0 else None, **kw)
+        out.update(jepa=j1["loss"] + j2["loss"], sim=j1["sim"] + j2["sim"],
+                   sigreg=j1["sigreg"] + j2["sigreg"])
+        out["loss"] = out["loss"] + cfg.jepa_weight * out["jepa"]
+    return out
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> Path:
+    """Train an encoder as ``cfg`` says; returns the run folder holding checkpoint.pt."""
+    # -- where and with what ------------------------------------------------------------
+    device = pick_device(cfg.device)
+    info = distributed.setup(device.type)
+    device = distributed.local_device(device, info)
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    if cfg.batch_size % info.world_size:
+        raise ValueError(f"batch_size {cfg.batch_size} is not divisible by world size {info.world_size}")
+    local_batch = cfg.batch_size // info.world_size
+    out = Path(cfg.out_dir)
+    ckpt_path = out / "checkpoint.pt"
+
+    # -- model, optimizer, data stream ------------------------------------------------------
+    torch.manual_seed(cfg.seed)
+    model = build_encoder(cfg).to(device)
+    optimizer = make_optimizer(cfg, model)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + info.rank)
+    step = 0
+    if resume:
+        state = load_checkpoint(ckpt_path, expect=cfg)
+        load_model_weights(model, state, ckpt_path)
+        optimizer.load_state_dict(state["optimizer"])
+        rng = state["rng"]
+        if len(rng["data"]) != info.world_size:
+            raise CheckpointError(f"{ckpt_path} was written by {len(rng['data'])} processes, "
+                                  f"this run has {info.world_size}")
+        gen.set_state(rng["data"][info.rank])
+        torch.set_rng_state(rng["torch"])
+        step = state["step"]
+    elif ckpt_path.exists():
+        raise CheckpointError(f"{out} already holds a run; pass --resume to continue it "
+                              f"or choose another --out-dir")
+    source = build_image_source(cfg, "train")
+    net = distributed.wrap(model, device, info)
+    log = RunLog(out, cfg, enabled=info.is_main, resume_step=step if resume else None)
+
+    def checkpoint(at_step: int) -> None:
+        rng = {"data": distributed.gather_objects(gen.get_state(), info),
+               "torch": torch.get_rng_state()}
+        if info.is_main:
+            save_checkpoint(ckpt_path, model=model, optimizer=optimizer, step=at_step, cfg=cfg, rng=rng)
+        distributed.barrier(info)
+
+    # -- the loop ------------------------------------------------------------------------
+    bar = tqdm(total=cfg.steps, initial=step, disable=not (progress and info.is_main),
+               desc=f"train {out.name}", dynamic_ncols=True)
+    t0 = time.perf_counter()
+    while step < cfg.steps:
+        lr = lr_at(step, cfg)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        batch = sample_triplets(source, local_batch, max_shift=cfg.max_shift, generator=gen,
+                                wrap=cfg.wrap, schemes=cfg.scheme_list())
+        losses = compute_losses(net, batch, step, cfg)
+        if not torch.isfinite(losses["loss"]):
+            log.close()
+            kept = f"last good checkpoint kept at {ckpt_path}" if ckpt_path.exists() else "no checkpoint written yet"
+            raise TrainingDiverged(f"loss became {losses['loss'].item()} at step {step}; "
+                                   f"training stopped, {kept}")
+        optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        optimizer.step()
+        step += 1
+        log.record(step, losses, lr=lr, elapsed=time.perf_counter() - t0,
+                   flush=step % cfg.log_every == 0 or step == cfg.steps)
+        bar.update(1)
+        if step % cfg.log_every == 0:
+            bar.set_postfix(loss=f"{log.last['loss']:.4f}", lr=f"{lr:.2e}")
+        if step % cfg.ckpt_every == 0 or step == cfg.steps:
+            checkpoint(step)
+    bar.close()
+    log.close()
+    distributed.teardown(info)
+    return out
