@@ -1,0 +1,58 @@
+import torch
+
+from softfact.data.blobs import make_blobs, shift_no_wrap, translate
+from tests.seed_reference import make_blob
+from tests.seed_reference import shift_no_wrap as seed_shift
+
+
+def test_shapes_values_and_device(gen):
+    x = make_blobs(64, generator=gen)
+    assert x.shape == (64, 1, 16, 16) and x.dtype == torch.float32
+    assert set(x.unique().tolist()) <= {0.0, 1.0}
+    assert (x.flatten(1).sum(1) > 0).all()  # three rectangles never vanish
+
+
+def test_same_seed_same_images():
+    a = make_blobs(8, generator=torch.Generator().manual_seed(3))
+    b = make_blobs(8, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+
+
+def test_pixel_statistics_match_seed(gen):
+    """Density per pixel position of the batched generator equals the seed's make_blob."""
+    torch.manual_seed(0)
+    ref = torch.stack([make_blob() for _ in range(4000)])
+    ours = make_blobs(20000, generator=gen)
+    # overall density and its spatial profile (flips make it symmetric)
+    assert abs(ref.mean() - ours.mean()) < 0.004
+    prof_ref, prof = ref.mean((0, 1, 3)), ours.mean((0, 1, 3))
+    assert (prof_ref - prof).abs().max() < 0.02
+    # number of lit pixels per image: same distribution (mean and spread)
+    n_ref, n = ref.flatten(1).sum(1), ours.flatten(1).sum(1)
+    assert abs(n_ref.mean() - n.mean()) < 0.4 and abs(n_ref.std() - n.std()) < 0.4
+
+
+def test_translate_matches_seed_shift_no_wrap(gen):
+    x = make_blobs(16, generator=gen)
+    for dy in range(-5, 6):
+        for dx in (-3, 0, 2):
+            ref = torch.stack([seed_shift(seed_shift(img, dy, 1), dx, 2) for img in x])
+            ours = translate(x, torch.full((16,), dy), torch.full((16,), dx))
+            assert torch.equal(ref, ours), (dy, dx)
+
+
+def test_translate_per_sample_and_wrap(gen):
+    x = make_blobs(6, generator=gen)
+    dy = torch.tensor([-3, -1, 0, 1, 2, 4])
+    dx = torch.tensor([2, 0, -4, 1, 0, -1])
+    out = translate(x, dy, dx)
+    rolled = translate(x, dy, dx, wrap=True)
+    for i in range(6):
+        assert torch.equal(out[i], shift_no_wrap(shift_no_wrap(x[i], int(dy[i]), 1), int(dx[i]), 2))
+        assert torch.equal(rolled[i], torch.roll(x[i], (int(dy[i]), int(dx[i])), (1, 2)))
+
+
+def test_translate_rejects_bad_shape():
+    import pytest
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
+        translate(torch.zeros(16, 16), 1, 1)

@@ -1,0 +1,88 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from softfact.losses import FactorizationLoss, difference_cosine, factorization_loss
+
+
+def seed_loss(za, z1, z2, t):
+    """The seed notebook's factorization_loss, verbatim."""
+    d1, d2 = z1 - za, z2 - za
+    cos = F.cosine_similarity(d1, d2, dim=-1)
+    return ((cos - t) ** 2).mean()
+
+
+def loss(za, z1, z2, t):
+    return factorization_loss(z_anchor=za, z_crop1=z1, z_crop2=z2, targets=t)
+
+
+def test_equals_seed_on_random_vectors(gen):
+    za, z1, z2 = (torch.randn(64, 16, generator=gen) for _ in range(3))
+    t = torch.randint(-1, 2, (64,), generator=gen).float()
+    assert torch.allclose(loss(za, z1, z2, t), seed_loss(za, z1, z2, t), atol=1e-6)
+
+
+@pytest.mark.parametrize("d2, target, expected", [
+    ([2.0, 0.0], 1.0, 0.0),    # parallel, wanted parallel
+    ([-3.0, 0.0], -1.0, 0.0),  # anti-parallel, wanted anti-parallel
+    ([0.0, 5.0], 0.0, 0.0),    # orthogonal, wanted orthogonal
+    ([-1.0, 0.0], 1.0, 4.0),   # anti-parallel, wanted parallel: (−1 − 1)^2
+    ([0.0, 1.0], -1.0, 1.0),   # orthogonal, wanted anti-parallel
+])
+def test_hand_built_vectors(d2, target, expected):
+    za = torch.tensor([[1.0, 1.0]])
+    z1 = za + torch.tensor([[1.0, 0.0]])
+    z2 = za + torch.tensor([d2])
+    assert loss(za, z1, z2, torch.tensor([target])).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_zero_difference_is_finite_with_finite_gradient():
+    za = torch.zeros(2, 4, requires_grad=True)
+    z1 = torch.zeros(2, 4, requires_grad=True)  # crop1 encodes exactly like the anchor
+    z2 = torch.randn(2, 4, requires_grad=True)
+    out = loss(za, z1, z2, torch.tensor([1.0, 0.0]))
+    out.backward()
+    assert out.item() == pytest.approx(0.5)  # cos = 0 for the zero difference
+    for t in (za, z1, z2):
+        assert torch.isfinite(t.grad).all()
+
+
+def test_difference_cosine_matches_torch(gen):
+    a, b = torch.randn(100, 8, generator=gen), torch.randn(100, 8, generator=gen)
+    assert torch.allclose(difference_cosine(a, b), F.cosine_similarity(a, b, dim=-1), atol=1e-6)
+
+
+def test_module_weight_zero_and_scaling(gen):
+    za, z1, z2 = (torch.randn(8, 4, generator=gen) for _ in range(3))
+    t = torch.zeros(8)
+    base = loss(za, z1, z2, t)
+    assert FactorizationLoss(0.0)(z_anchor=za, z_crop1=z1, z_crop2=z2, targets=t).item() == 0.0
+    assert torch.allclose(FactorizationLoss(3.0)(z_anchor=za, z_crop1=z1, z_crop2=z2, targets=t), 3 * base)
+    with pytest.raises(ValueError, match="weight"):
+        FactorizationLoss(-1.0)
+
+
+def test_bad_shapes_raise_with_the_shape():
+    z = torch.zeros(4, 3)
+    with pytest.raises(ValueError, match=r"\(4, 2\)"):
+        loss(z, torch.zeros(4, 2), z, torch.zeros(4))
+    with pytest.raises(ValueError, match=r"\(3,\)"):
+        loss(z, z, z, torch.zeros(3))
+    with pytest.raises(ValueError, match=r"\(B, D\)"):
+        loss(torch.zeros(4), torch.zeros(4), torch.zeros(4), torch.zeros(4))
+    with pytest.raises(TypeError):
+        factorization_loss(z, z, z, torch.zeros(4))  # keyword-only: anchor and crops can't swap
+
+
+def test_optimiser_steps_lower_it(gen):
+    za = torch.randn(32, 6, generator=gen, requires_grad=True)
+    z1 = torch.randn(32, 6, generator=gen, requires_grad=True)
+    z2 = torch.randn(32, 6, generator=gen, requires_grad=True)
+    t = torch.randint(-1, 2, (32,), generator=gen).float()
+    opt = torch.optim.Adam([za, z1, z2], lr=0.05)
+    first = loss(za, z1, z2, t).item()
+    for _ in range(50):
+        opt.zero_grad()
+        loss(za, z1, z2, t).backward()
+        opt.step()
+    assert loss(za, z1, z2, t).item() < 0.2 * first

@@ -1,0 +1,55 @@
+import pytest
+
+from softfact.config import ConfigError, PRESETS, TrainConfig, parse_overrides, resolve
+
+
+def test_seed_defaults_are_the_notebooks():
+    c = resolve("seed")
+    assert (c.optimizer, c.lr, c.batch_size, c.steps, c.latent_dim, c.max_shift) == \
+        ("adam", 4e-3, 1024, 5000, 16, 4)
+    assert (c.use_jepa, c.jepa_weight, c.lambd, c.schedule) == (False, 0.2, 0.5, "constant")
+
+
+def test_file_then_overrides(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("lr: 0.001\nsteps: 10\nuse_jepa: true\n")
+    c = resolve("cpu", str(f), parse_overrides(["--steps=20", "--latent-dim", "8", "--wandb"]))
+    assert (c.lr, c.steps, c.latent_dim, c.use_jepa, c.wandb) == (0.001, 20, 8, True, True)
+    assert c.batch_size == PRESETS["cpu"]["batch_size"]
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--lrr=0.1"], "unknown config key 'lrr' \\(did you mean 'lr'\\?\\)"),
+    (["--steps=ten"], "config key 'steps' expects int, got 'ten'"),
+    (["--use-jepa=maybe"], "config key 'use_jepa' expects bool"),
+    (["--sigreg=paper"], "config key 'sigreg' must be one of"),
+    (["--lambd=2"], "config key 'lambd' must be in"),
+    (["--batch-size=0"], "config key 'batch_size' must be >= 1"),
+    (["--data=midi"], "needs config key 'midi_dir'"),
+    (["--schemes=pitch,diagonal"], "config key 'schemes'"),
+])
+def test_bad_values_are_one_line_errors(args, match):
+    with pytest.raises(ConfigError, match=match) as e:
+        resolve("seed", None, parse_overrides(args))
+    assert "\n" not in str(e.value)
+
+
+def test_bad_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        resolve("seed", str(tmp_path / "missing.yaml"))
+    f = tmp_path / "bad.yaml"
+    f.write_text("steps: 10\nbogus_key: 3\n")
+    with pytest.raises(ConfigError, match="unknown config key 'bogus_key'"):
+        resolve("seed", str(f))
+    f.write_text("- a list\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        resolve("seed", str(f))
+    with pytest.raises(ConfigError, match="unknown preset"):
+        resolve("gpu")
+
+
+def test_roundtrip_through_dict():
+    from softfact.config import from_dict
+    c = resolve("cpu", None, {"seed": "3"})
+    assert from_dict(c.to_dict()) == c
+    assert isinstance(TrainConfig().to_dict(), dict)

@@ -1,0 +1,102 @@
+import argparse
+
+import pytest
+import torch
+
+from softfact.config import resolve
+from softfact.training import CheckpointError, TrainingDiverged, load_checkpoint, train
+from softfact.training import loop as loop_mod
+from softfact.training.runlog import read_metrics
+
+
+def cfg_for(tmp_path, name="run", **kw):
+    base = dict(steps=20, batch_size=32, log_every=5, ckpt_every=10, device="cpu",
+                out_dir=str(tmp_path / name))
+    base.update(kw)
+    return resolve("seed", None, {k: str(v) for k, v in base.items()})
+
+
+def test_a_few_hundred_steps_lower_the_loss(tmp_path):
+    cfg = cfg_for(tmp_path, steps=300, batch_size=64, lr=4e-3, log_every=50, ckpt_every=300)
+    run = train(cfg, progress=False)
+    rows = read_metrics(run)
+    assert [r["step"] for r in rows] == list(range(1, 301))
+    first = sum(r["fact"] for r in rows[:20]) / 20
+    last = sum(r["fact"] for r in rows[-20:]) / 20
+    assert last < 0.5 * first, (first, last)
+
+
+def test_resume_equals_uninterrupted_run(tmp_path):
+    straight = train(cfg_for(tmp_path, "a", use_jepa=True, num_slices=32), progress=False)
+    half = cfg_for(tmp_path, "b", use_jepa=True, num_slices=32, steps=10)
+    train(half, progress=False)
+    full = cfg_for(tmp_path, "b", use_jepa=True, num_slices=32, steps=20)
+    train(full, resume=True, progress=False)
+    sa, sb = load_checkpoint(straight), load_checkpoint(tmp_path / "b")
+    assert sa["step"] == sb["step"] == 20
+    for k in sa["model"]:
+        assert torch.equal(sa["model"][k], sb["model"][k]), k
+    la, lb = read_metrics(straight), read_metrics(tmp_path / "b")
+    assert [r["loss"] for r in la] == [r["loss"] for r in lb]
+
+
+def test_checkpoint_holds_config_optimizer_and_rng(tmp_path):
+    run = train(cfg_for(tmp_path, steps=10), progress=False)
+    state = load_checkpoint(run)
+    assert state["config"]["batch_size"] == 32 and state["step"] == 10
+    assert state["optimizer"]["state"] and len(state["rng"]["data"]) == 1
+    assert (run / "config.yaml").exists()
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    cfg = cfg_for(tmp_path, steps=30, ckpt_every=10)
+    real = loop_mod.compute_losses
+
+    def poisoned(model, batch, step, cfg):
+        out = real(model, batch, step, cfg)
+        if step >= 15:
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+    monkeypatch.setattr(loop_mod, "compute_losses", poisoned)
+    with pytest.raises(TrainingDiverged, match="loss became nan at step 15.*last good checkpoint kept"):
+        train(cfg, progress=False)
+    state = load_checkpoint(tmp_path / "run")
+    assert state["step"] == 10
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
+    assert max(r["step"] for r in read_metrics(tmp_path / "run")) == 15
+
+
+def test_refuses_checkpoint_of_another_model(tmp_path):
+    train(cfg_for(tmp_path, steps=5, latent_dim=8), progress=False)
+    other = cfg_for(tmp_path, steps=10, latent_dim=16)
+    with pytest.raises(CheckpointError, match="latent_dim: checkpoint 8 vs requested 16"):
+        train(other, resume=True, progress=False)
+
+
+def test_refuses_to_overwrite_a_run_without_resume(tmp_path):
+    train(cfg_for(tmp_path, steps=5), progress=False)
+    before = (tmp_path / "run" / "checkpoint.pt").read_bytes()
+    with pytest.raises(CheckpointError, match="already holds a run"):
+        train(cfg_for(tmp_path, steps=5), progress=False)
+    assert (tmp_path / "run" / "checkpoint.pt").read_bytes() == before
+
+
+def test_corrupt_and_code_carrying_checkpoints_are_refused(tmp_path):
+    bad = tmp_path / "checkpoint.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        load_checkpoint(bad)
+    torch.save({"format": "softfact-checkpoint-v1", "evil": argparse.Namespace(cmd="rm -rf")}, bad)
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        load_checkpoint(bad)  # weights-only: objects that are code are not unpickled
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "nowhere")
+
+
+def test_cosine_schedule_warms_up_and_decays():
+    cfg = resolve("cpu", None, {"steps": "1000", "warmup_steps": "100"})
+    lrs = [loop_mod.lr_at(s, cfg) for s in range(1000)]
+    assert lrs[0] == pytest.approx(cfg.lr / 100) and lrs[99] == pytest.approx(cfg.lr)
+    assert lrs[-1] == pytest.approx(cfg.lr * cfg.min_lr_ratio, rel=1e-3)
+    assert all(a >= b for a, b in zip(lrs[100:], lrs[101:]))
