@@ -9,17 +9,9 @@ from __future__ import annotations
 import torch
 
 
-def make_blobs(n: int, *, size: int = 16, n_blobs: int = 3,
-               generator: torch.Generator | None = None,
-               device: torch.device | str | None = None) -> torch.Tensor:
-    """Draw ``n`` blob images at once.
-
-    Returns a float tensor of shape (n, 1, size, size) with values in {0, 1}.
-
-    >>> g = torch.Generator().manual_seed(0)
-    >>> make_blobs(4, generator=g).shape
-    torch.Size([4, 1, 16, 16])
-    """
+def draw_blob_params(n: int, *, size: int = 16, n_blobs: int = 3,
+                     generator: torch.Generator | None = None, device=None):
+    """Rectangles (r, c, h, w), each (n, n_blobs), after the random flips."""
     if size < 4:
         raise ValueError(f"size must be >= 4 (rectangles start in [0, size-4]), got {size}")
     if generator is not None:
@@ -34,11 +26,62 @@ def make_blobs(n: int, *, size: int = 16, n_blobs: int = 3,
     # A flip maps the rectangle [r, r+h) to [size-r-h, size-r): flip the corners, not the pixels.
     r = torch.where(flip_v[:, None], size - r - h, r)
     c = torch.where(flip_h[:, None], size - c - w, c)
+    return r, c, h, w
+
+
+def render_blobs(r, c, h, w, *, size: int = 16, dy=None, dx=None, wrap: bool = False) -> torch.Tensor:
+    """Draw rectangles (n, k) moved by per-image (dy, dx) -> (n, 1, size, size).
+
+    Moving the rectangles equals shifting the drawn image: clipped at the border (zero
+    fill, the seed's ``shift_no_wrap``) or modulo the size (``torch.roll``) when ``wrap``.
+    """
     ar = torch.arange(size, device=r.device)
-    rows = (ar >= r[..., None]) & (ar < (r + h)[..., None])  # (n, k, size)
-    cols = (ar >= c[..., None]) & (ar < (c + w)[..., None])
-    img = (rows[..., :, None] & cols[..., None, :]).any(dim=1)  # (n, size, size)
-    return img.unsqueeze(1).float()
+    r = r if dy is None else r + torch.as_tensor(dy, device=r.device).view(-1, 1)
+    c = c if dx is None else c + torch.as_tensor(dx, device=r.device).view(-1, 1)
+    pr, pc = ar - r[..., None], ar - c[..., None]  # (n, k, size): offset inside each rectangle
+    if wrap:
+        pr, pc = pr % size, pc % size
+    rows = ((pr >= 0) & (pr < h[..., None])).float()
+    cols = ((pc >= 0) & (pc < w[..., None])).float()
+    # union of rectangles = min(rows^T @ cols, 1): one small batched matmul for the batch
+    return torch.bmm(rows.transpose(1, 2), cols).clamp_(max=1.0).unsqueeze(1)
+
+
+def make_blobs(n: int, *, size: int = 16, n_blobs: int = 3,
+               generator: torch.Generator | None = None,
+               device: torch.device | str | None = None) -> torch.Tensor:
+    """Draw ``n`` blob images at once.
+
+    Returns a float tensor of shape (n, 1, size, size) with values in {0, 1}.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> make_blobs(4, generator=g).shape
+    torch.Size([4, 1, 16, 16])
+    """
+    params = draw_blob_params(n, size=size, n_blobs=n_blobs, generator=generator, device=device)
+    return render_blobs(*params, size=size)
+
+
+class BlobSource:
+    """The toy image source: ``source(n, generator)`` draws anchors; ``views`` draws an
+    anchor and shifted copies together by moving rectangles (no pixel gathers)."""
+
+    def __init__(self, size: int = 16, n_blobs: int = 3):
+        self.size, self.n_blobs = size, n_blobs
+
+    def __call__(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return make_blobs(n, size=self.size, n_blobs=self.n_blobs, generator=generator)
+
+    def views(self, n: int, generator: torch.Generator, deltas: list[torch.Tensor], *,
+              wrap: bool = False) -> list[torch.Tensor]:
+        """Anchor plus one view per (n, 2) [dy, dx] tensor in ``deltas``."""
+        params = draw_blob_params(n, size=self.size, n_blobs=self.n_blobs, generator=generator)
+        v = len(deltas) + 1
+        zero = torch.zeros(n, 2, dtype=torch.long, device=params[0].device)
+        d = torch.cat([zero, *deltas])  # (v * n, 2): all views drawn in one call
+        img = render_blobs(*(p.repeat(v, 1) for p in params), size=self.size,
+                           dy=d[:, 0], dx=d[:, 1], wrap=wrap)
+        return list(img.split(n))
 
 
 def translate(x: torch.Tensor, dy: torch.Tensor | int, dx: torch.Tensor | int, *,

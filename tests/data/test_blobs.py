@@ -56,3 +56,24 @@ def test_translate_rejects_bad_shape():
     import pytest
     with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
         translate(torch.zeros(16, 16), 1, 1)
+
+
+def test_rendered_views_equal_shifted_pixels(gen):
+    """Moving the rectangles is the same as shifting the image, zero-filled or wrapped."""
+    from softfact.data.blobs import draw_blob_params, render_blobs
+    params = draw_blob_params(200, generator=gen)
+    img = render_blobs(*params)
+    dy = torch.randint(-6, 7, (200,), generator=gen)
+    dx = torch.randint(-6, 7, (200,), generator=gen)
+    for wrap in (False, True):
+        assert torch.equal(render_blobs(*params, dy=dy, dx=dx, wrap=wrap),
+                           translate(img, dy, dx, wrap=wrap))
+
+
+def test_blob_source_views_and_generic_path_agree_in_distribution(gen):
+    from softfact.data import BlobSource, sample_triplets
+    fast = sample_triplets(BlobSource(), 20000, max_shift=4, generator=gen)
+    slow = sample_triplets(lambda n, g: make_blobs(n, generator=g), 20000, max_shift=4, generator=gen)
+    assert torch.equal(fast.crop1, translate(fast.anchor, fast.delta1[:, 0], fast.delta1[:, 1]))
+    assert abs(fast.anchor.mean() - slow.anchor.mean()) < 0.003
+    assert abs(fast.redraws - slow.redraws) / 20000 < 0.01

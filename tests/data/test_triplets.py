@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from softfact.data.blobs import make_blobs, translate
+from softfact.data.blobs import BlobSource, make_blobs, translate
 from softfact.data.triplets import sample_shifts, sample_triplets, shift_cosine
 from tests.seed_reference import seed_triplet
 
@@ -27,7 +27,7 @@ def reference():
 @pytest.fixture(scope="module")
 def ours():
     g = torch.Generator().manual_seed(1)
-    return sample_triplets(lambda n, g: make_blobs(n, generator=g), 30000, max_shift=4, generator=g)
+    return sample_triplets(BlobSource(), 30000, max_shift=4, generator=g)
 
 
 def _freq(values, keys):
