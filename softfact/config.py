@@ -27,6 +27,7 @@ class TrainConfig:
     max_shift: int = 4               # shifts are 1..max_shift pixels (semitones / grid steps)
     wrap: bool = False               # torch.roll instead of the seed's zero-filled shift
     schemes: str = "pitch,time,cross"  # add ",mixed" for diagonal shifts with cosine targets
+    crops: int = 2                   # crops per anchor; > 2: half pitch, half time, all pairs used
     midi_dir: str = ""               # folder of .mid files when data == midi
     steps_per_quarter: int = 4       # piano-roll grid (4 = 16th notes)
     val_fraction: float = 0.1        # share of songs held out for evaluation
@@ -75,6 +76,8 @@ class TrainConfig:
         bad = [s for s in self.scheme_list() if s not in SCHEMES]
         if bad or not self.scheme_list():
             raise ConfigError(f"config key 'schemes' must list names from {SCHEMES}, got {self.schemes!r}")
+        if self.crops < 2:
+            raise ConfigError(f"config key 'crops' must be >= 2, got {self.crops}")
         for key in ("image_size", "max_shift", "latent_dim", "batch_size", "steps", "log_every",
                     "ckpt_every", "num_slices", "width", "depth", "eval_blobs"):
             if getattr(self, key) < 1:

@@ -56,3 +56,51 @@ class FactorizationLoss(nn.Module):
     def forward(self, *, z_anchor, z_crop1, z_crop2, targets) -> torch.Tensor:
         return self.weight * factorization_loss(z_anchor=z_anchor, z_crop1=z_crop1,
                                                 z_crop2=z_crop2, targets=targets, eps=self.eps)
+
+
+def pair_types(deltas: torch.Tensor) -> torch.Tensor:
+    """(B, K, 2) shifts -> (B, K, K) pair type: 0 pitch/pitch, 1 time/time, 2 cross, 3 other."""
+    moves = deltas != 0
+    pitch_only = moves[..., 0] & ~moves[..., 1]
+    time_only = moves[..., 1] & ~moves[..., 0]
+    pp = pitch_only[:, :, None] & pitch_only[:, None, :]
+    tt = time_only[:, :, None] & time_only[:, None, :]
+    cross = (pitch_only[:, :, None] & time_only[:, None, :]) | (time_only[:, :, None] & pitch_only[:, None, :])
+    out = torch.full(pp.shape, 3, dtype=torch.long, device=deltas.device)
+    return out.masked_fill(pp, 0).masked_fill(tt, 1).masked_fill(cross, 2)
+
+
+def pairwise_factorization_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor,
+                                deltas: torch.Tensor, valid: torch.Tensor | None = None,
+                                balance: bool = True, eps: float = 1e-8) -> torch.Tensor:
+    """The factorization loss over every pair of crops of each anchor.
+
+    Shapes: z_anchor (B, D); z_crops (B, K, D); deltas (B, K, 2) integer [dy, dx] shifts;
+    valid (B, K, K) optional bool mask of usable pairs (e.g. crops that differ). Targets are
+    the cosines of the shift vectors. Pairs with equal shifts are skipped (the seed redraws
+    identical crops). With ``balance`` the pitch/pitch, time/time and cross pair types get
+    equal total weight, as the seed's uniform scheme choice gives them; otherwise all pairs
+    count equally. For K = 2 and one valid pair per anchor this is ``factorization_loss``.
+    """
+    if z_crops.dim() != 3 or z_crops.shape[0] != z_anchor.shape[0] or z_crops.shape[2] != z_anchor.shape[-1]:
+        raise ValueError(f"z_crops must be (B, K, D) matching z_anchor {tuple(z_anchor.shape)}, "
+                         f"got {tuple(z_crops.shape)}")
+    B, K, _ = z_crops.shape
+    if deltas.shape != (B, K, 2):
+        raise ValueError(f"deltas must have shape {(B, K, 2)}, got {tuple(deltas.shape)}")
+    d = z_crops - z_anchor[:, None]
+    u = d / (d.square().sum(-1, keepdim=True) + eps * eps).sqrt()
+    cos = u @ u.transpose(1, 2)                                     # (B, K, K)
+    dl = deltas.float()
+    dn = dl / dl.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    target = dn @ dn.transpose(1, 2)
+    upper = torch.ones(K, K, dtype=torch.bool, device=d.device).triu(1)
+    use = upper & (deltas[:, :, None] != deltas[:, None, :]).any(-1)
+    if valid is not None:
+        use = use & valid
+    err = (cos - target).square()
+    if not balance:
+        return err[use].mean()
+    types = pair_types(deltas)
+    means = [err[use & (types == t)].mean() for t in range(4) if (use & (types == t)).any()]
+    return torch.stack(means).mean()

@@ -16,9 +16,10 @@ from tqdm.auto import tqdm
 
 from softfact.config import TrainConfig
 from softfact.data.sources import build_image_source
-from softfact.data.triplets import TripletBatch, sample_triplets
+from softfact.data.multicrop import MultiCropBatch, sample_multicrop
+from softfact.data.triplets import sample_triplets
 from softfact.encoders import build_encoder
-from softfact.losses import factorization_loss, lejepa_loss
+from softfact.losses import factorization_loss, lejepa_loss, pairwise_factorization_loss
 from softfact.training import distributed
 from softfact.training.checkpoint import (CheckpointError, load_checkpoint, load_model_weights,
                                           save_checkpoint)
@@ -55,26 +56,51 @@ def make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Opti
     return cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def compute_losses(model, batch: TripletBatch, step: int, cfg: TrainConfig) -> dict:
-    """Encode anchor, crop1 and crop2 in one pass and combine the configured losses."""
+def compute_losses(model, batch, step: int, cfg: TrainConfig) -> dict:
+    """Encode the anchor and its crops in one pass and combine the configured losses.
+
+    ``batch`` is a TripletBatch (the seed's two crops) or a MultiCropBatch (K crops, every
+    pair of crops used).
+    """
     n = len(batch)
+    multi = isinstance(batch, MultiCropBatch)
+    crops = batch.crops.flatten(0, 1) if multi else torch.cat([batch.crop1, batch.crop2])
     # channels_last: measured ~15-30% faster for these small convolutions on CPU (oneDNN)
-    x = torch.cat([batch.anchor, batch.crop1, batch.crop2]).contiguous(memory_format=torch.channels_last)
+    x = torch.cat([batch.anchor, crops]).contiguous(memory_format=torch.channels_last)
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.amp and x.device.type == "cuda"):
         z = model(x)
-    za, z1, z2 = z.float().split(n)
-    fact = factorization_loss(z_anchor=za, z_crop1=z1, z_crop2=z2, targets=batch.target)
+    z = z.float()
+    za = z[:n]
+    if multi:
+        zc = z[n:].view(n, -1, z.shape[-1])
+        c = batch.crops.flatten(2)
+        valid = ~(c[:, :, None] == c[:, None, :]).all(-1)  # identical crops carry no signal
+        fact = pairwise_factorization_loss(z_anchor=za, z_crops=zc, deltas=batch.deltas, valid=valid)
+        views, deltas = list(zc.unbind(1)), list(batch.deltas.unbind(1))
+    else:
+        z1, z2 = z[n:].split(n)
+        fact = factorization_loss(z_anchor=za, z_crop1=z1, z_crop2=z2, targets=batch.target)
+        views, deltas = [z1, z2], [batch.delta1, batch.delta2]
     out = {"fact": fact, "loss": cfg.fact_weight * fact}
     if cfg.use_jepa:
         kw = dict(step=step, lambd=cfg.lambd, variant=cfg.sigreg, num_slices=cfg.num_slices)
         if cfg.tau > 0:
             kw.update(tau=cfg.tau)
-        j1 = lejepa_loss(za, z1, deltas=batch.delta1 if cfg.tau > 0 else None, **kw)
-        j2 = lejepa_loss(za, z2, deltas=batch.delta2 if cfg.tau > 0 else None, **kw)
-        out.update(jepa=j1["loss"] + j2["loss"], sim=j1["sim"] + j2["sim"],
-                   sigreg=j1["sigreg"] + j2["sigreg"])
+        parts = [lejepa_loss(za, zv, deltas=dv if cfg.tau > 0 else None, **kw)
+                 for zv, dv in zip(views, deltas)]
+        scale = 2.0 / len(parts)  # the seed sums two (anchor, crop) terms; keep that scale
+        for key, name in (("loss", "jepa"), ("sim", "sim"), ("sigreg", "sigreg")):
+            out[name] = scale * sum(p[key] for p in parts)
         out["loss"] = out["loss"] + cfg.jepa_weight * out["jepa"]
     return out
+
+
+def sample_batch(source, n: int, cfg: TrainConfig, gen: torch.Generator):
+    if cfg.crops > 2:
+        return sample_multicrop(source, n, crops=cfg.crops, max_shift=cfg.max_shift,
+                                generator=gen, wrap=cfg.wrap)
+    return sample_triplets(source, n, max_shift=cfg.max_shift, generator=gen, wrap=cfg.wrap,
+                           schemes=cfg.scheme_list())
 
 
 def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
@@ -135,8 +161,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         lr = lr_at(step, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batch = sample_triplets(source, local_batch, max_shift=cfg.max_shift, generator=gen,
-                                wrap=cfg.wrap, schemes=cfg.scheme_list())
+        batch = sample_batch(source, local_batch, cfg, gen)
         losses = compute_losses(net, batch, step, cfg)
         if not torch.isfinite(losses["loss"]):
             log.close()

@@ -86,3 +86,44 @@ def test_optimiser_steps_lower_it(gen):
         loss(za, z1, z2, t).backward()
         opt.step()
     assert loss(za, z1, z2, t).item() < 0.2 * first
+
+
+def test_pairwise_loss_with_two_crops_is_the_seed_loss(gen):
+    from softfact.losses import pairwise_factorization_loss, shift_cosine_targets
+    za, z1, z2 = (torch.randn(32, 8, generator=gen) for _ in range(3))
+    d1 = torch.tensor([[2, 0]] * 32)
+    d2 = torch.tensor([[-1, 0]] * 16 + [[0, 3]] * 16)
+    got = pairwise_factorization_loss(z_anchor=za, z_crops=torch.stack([z1, z2], 1),
+                                      deltas=torch.stack([d1, d2], 1), balance=False)
+    ref = seed_loss(za, z1, z2, shift_cosine_targets(d1, d2))
+    assert torch.allclose(got, ref, atol=1e-6)
+
+
+def test_pairwise_loss_equals_mean_over_explicit_pairs(gen):
+    from softfact.losses import pairwise_factorization_loss, shift_cosine_targets
+    B, K = 10, 4
+    za, zc = torch.randn(B, 6, generator=gen), torch.randn(B, K, 6, generator=gen)
+    deltas = torch.tensor([[3, 0], [-2, 0], [0, 1], [0, -4]]).expand(B, K, 2).clone()
+    deltas[0, 1] = deltas[0, 0]  # equal shifts: skipped, as the seed redraws identical crops
+    terms, types = [], []
+    for b in range(B):
+        for i in range(K):
+            for j in range(i + 1, K):
+                if torch.equal(deltas[b, i], deltas[b, j]):
+                    continue
+                t = shift_cosine_targets(deltas[b, i:i + 1], deltas[b, j:j + 1])
+                terms.append(seed_loss(za[b:b + 1], zc[b, i:i + 1], zc[b, j:j + 1], t))
+                types.append(0 if i < 2 and j < 2 else 1 if i >= 2 else 2)
+    terms, types = torch.stack(terms), torch.tensor(types)
+    plain = pairwise_factorization_loss(z_anchor=za, z_crops=zc, deltas=deltas, balance=False)
+    assert torch.allclose(plain, terms.mean(), atol=1e-6)
+    balanced = pairwise_factorization_loss(z_anchor=za, z_crops=zc, deltas=deltas)
+    per_type = torch.stack([terms[types == t].mean() for t in range(3)]).mean()
+    assert torch.allclose(balanced, per_type, atol=1e-6)
+
+
+def test_pairwise_loss_bad_shapes():
+    from softfact.losses import pairwise_factorization_loss
+    with pytest.raises(ValueError, match=r"\(4, 3, 2\)"):
+        pairwise_factorization_loss(z_anchor=torch.zeros(4, 5), z_crops=torch.zeros(4, 3, 5),
+                                    deltas=torch.zeros(4, 2, 2))

@@ -1,0 +1,50 @@
+"""Multi-crop sampling: K shifted crops per anchor, so one forward pass yields K(K-1)/2 pairs.
+
+The seed draws one pair (two crops) per anchor. Here half the crops are pitch shifts and half
+time shifts (random sign, magnitude 1..max_shift), and every pair of crops of the same anchor
+is a training pair with the seed's target (+1 / -1 / 0, the cosine of the shift vectors).
+``softfact.losses.pairwise_factorization_loss`` weights the pair types like the seed's
+uniform scheme mix, so the objective is the seed's, estimated from more pairs per image.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from softfact.data.blobs import translate
+
+
+@dataclass
+class MultiCropBatch:
+    anchor: torch.Tensor  # (B, C, H, W)
+    crops: torch.Tensor   # (B, K, C, H, W)
+    deltas: torch.Tensor  # (B, K, 2) long, [dy, dx] of each crop
+
+    def __len__(self) -> int:
+        return self.anchor.shape[0]
+
+
+def sample_crop_shifts(n: int, k: int, *, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """(n, k, 2) shifts: the first k//2 crops move pitch (dy), the rest time (dx)."""
+    if k < 2:
+        raise ValueError(f"need at least 2 crops per anchor, got {k}")
+    kw = dict(generator=generator, device=generator.device)
+    mag = torch.randint(1, max_shift + 1, (n, k), **kw)
+    signed = mag * torch.where(torch.rand(n, k, **kw) > 0.5, 1, -1)
+    is_pitch = torch.arange(k, device=generator.device) < k // 2
+    zero = torch.zeros_like(signed)
+    return torch.stack([torch.where(is_pitch, signed, zero), torch.where(is_pitch, zero, signed)], -1)
+
+
+def sample_multicrop(image_fn, n: int, *, crops: int, max_shift: int, generator: torch.Generator,
+                     wrap: bool = False) -> MultiCropBatch:
+    """``n`` anchors with ``crops`` shifted crops each (see the module docstring)."""
+    deltas = sample_crop_shifts(n, crops, max_shift=max_shift, generator=generator)
+    per_crop = list(deltas.unbind(1))
+    if hasattr(image_fn, "views"):
+        anchor, *views = image_fn.views(n, generator, per_crop, wrap=wrap)
+    else:
+        anchor = image_fn(n, generator)
+        views = [translate(anchor, d[:, 0], d[:, 1], wrap=wrap) for d in per_crop]
+    return MultiCropBatch(anchor, torch.stack(views, 1), deltas)
