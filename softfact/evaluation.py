@@ -5,6 +5,10 @@ Shifts follow the seed: dy moves rows (pitch), dx moves columns (time); d = z(sh
 * ``diff_vector_probe``: n images, s1 != s2 in 1..max_shift; for each factor the
   same-sign cosine cos(d(+s1), d(+s2)) and the opposite-sign cosine cos(d(+s1), d(-s1));
   cross-type cosines pair the pitch and time differences of the same image and shift.
+  The seed also printed "mean |cos(pitch,pitch)|" (0.883) from a cell whose code it does
+  not show; its value matches |cos| between the two pitch differences collected per image,
+  d(+s1) and d(-s1), which is what ``pitch_pitch_abs_cos`` reports. ``pitch_consistency``
+  (|cos| over all pairs across images) says how far one direction serves every image.
 * ``sign_probe``: n images, one s each; the angle between the mean +s and mean -s
   difference per factor (180 degrees is perfect anti-parallelism).
 """
@@ -115,8 +119,12 @@ def summarize(dv: DiffVectors) -> dict[str, float]:
         "cross_cos": float(dv.cross.mean()),
         "same_sign_cos": float(same.mean()),
         "opposite_sign_cos": float(opp.mean()),
-        "pitch_pitch_abs_cos": _pairwise_abs_cos(torch.from_numpy(dv.pitch_d)),
-        "time_time_abs_cos": _pairwise_abs_cos(torch.from_numpy(dv.time_d)),
+        # the seed's "mean |cos(pitch,pitch)|": the two pitch differences of each image
+        "pitch_pitch_abs_cos": float(np.abs(dv.pitch_opp).mean()),
+        "time_time_abs_cos": float(np.abs(dv.time_opp).mean()),
+        # how far one direction serves every image: |cos| over all pairs across images
+        "pitch_consistency": _pairwise_abs_cos(torch.from_numpy(dv.pitch_d)),
+        "time_consistency": _pairwise_abs_cos(torch.from_numpy(dv.time_d)),
         "pca_evr_1": float(evr[0]), "pca_evr_2": float(evr[1]),
     }
 

@@ -35,6 +35,8 @@ def test_oracle_scores_perfectly():
     assert m["angle_pitch_deg"] == pytest.approx(180.0, abs=0.1)
     assert m["angle_time_deg"] == pytest.approx(180.0, abs=0.1)
     assert m["pitch_pitch_abs_cos"] == pytest.approx(1.0, abs=1e-6)
+    assert m["pitch_consistency"] == pytest.approx(1.0, abs=1e-6)
+    assert m["time_consistency"] == pytest.approx(1.0, abs=1e-6)
     assert m["pca_evr_1"] + m["pca_evr_2"] == pytest.approx(1.0, abs=1e-6)
     assert all(meets_quality_bar(m).values())
 
