@@ -70,7 +70,8 @@ def softfact_recipe(eval_every: int, threads: int, n_eval: int, budget_s: float,
         finally:
             loop.save_checkpoint = real_save
     return {"name": f"softfact train --preset cpu (batch {cfg.batch_size}, {cfg.steps} steps, "
-                    f"{cfg.schedule} lr {cfg.lr:g})", "trace": trace, "eval_s": state["eval"]}
+                    f"{cfg.schedule} lr {cfg.lr:g})", "trace": trace, "eval_s": state["eval"],
+            "steps": cfg.steps}
 
 
 def seed_design(eval_every: int, threads: int, n_eval: int, budget_s: float,
@@ -95,15 +96,19 @@ def seed_design(eval_every: int, threads: int, n_eval: int, budget_s: float,
                 if ok or train_s > budget_s:
                     break
     return {"name": f"seed design (batch {batch}, constant lr {lr:g}, DataLoader 2 workers)",
-            "trace": trace, "eval_s": eval_s}
+            "trace": trace, "eval_s": eval_s, "steps": steps}
 
 
 def _outcome(run: dict, budget_s: float) -> tuple[str, float | None]:
     last = run["trace"][-1] if run["trace"] else None
     if last and last["ok"]:
         return f"reached at step {last['step']}", last["train_s"]
-    done = f"step {last['step']}, {last['train_s']:.0f} s" if last else "no evaluation"
-    return f"NOT reached within {budget_s:.0f} s ({done})", None
+    if last is None:
+        return "no evaluation", None
+    done = f"step {last['step']}, {last['train_s']:.0f} s"
+    if last["step"] >= run["steps"]:
+        return f"NOT reached by the end of its {run['steps']} steps ({done})", None
+    return f"NOT reached within the {budget_s:.0f} s budget ({done})", None
 
 
 def run(quick: bool = False, threads: int = 1, seed_budget_s: float | None = None,
