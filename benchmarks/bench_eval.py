@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import Threads, append_result, interleaved, machine_header, median, spread, table
+from common import snapshot, Threads, append_result, interleaved, machine_header, median, spread, table
 
 import torch
 import seed_reference as seed
@@ -64,6 +64,7 @@ def _report_time(umap: bool) -> tuple[str, float | None]:
 
 
 def run(quick: bool = False, threads: int = 1, n: int = 500) -> str:
+    start = snapshot()
     repeats = 1 if quick else 3
     import sklearn.decomposition  # noqa: F401  (import once, outside the timings)
     grid_blobs = 50 if quick else 200   # the seed's SVD grid uses 50 blobs, kPCA/UMAP 200
@@ -96,7 +97,7 @@ def run(quick: bool = False, threads: int = 1, n: int = 500) -> str:
     text = machine_header("(d) evaluation and analysis time", {
         "mode": "quick" if quick else "full", "torch threads": threads,
         "repeats (median)": repeats,
-        "note": "the seed encodes its 200-blob grid three times (kPCA, UMAP 2D, UMAP 3D)"})
+        "note": "the seed encodes its 200-blob grid three times (kPCA, UMAP 2D, UMAP 3D)"}, start=start)
     text += "\n" + table(["task", "path", "seconds (median)", "range (s)", "x faster than seed"], rows)
     return text
 

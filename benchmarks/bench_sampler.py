@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from common import Threads, append_result, interleaved, machine_header, median, spread, table
+from common import snapshot, Threads, append_result, interleaved, machine_header, median, spread, table
 
 import torch
 import seed_reference as seed
@@ -31,6 +31,7 @@ def seed_loader_rate(batch_size: int, num_workers: int, batches: int) -> float:
 
 
 def run(quick: bool = False, threads: tuple[int, ...] = (1, 2), batch: int = 1024) -> str:
+    start = snapshot()
     n_seed = 500 if quick else 2000           # per-sample __getitem__ calls per repeat
     repeats = 3 if quick else 5
     ds = seed.BlobShiftDataset()
@@ -56,7 +57,7 @@ def run(quick: bool = False, threads: tuple[int, ...] = (1, 2), batch: int = 102
                  f"{dl_batches} batches", dl_rate, 1e6 / dl_rate, "one run", dl_rate / ref])
     sf_best = max(r[3] for r in rows if r[1].startswith("softfact"))
     text = machine_header("(a) triplet throughput", {"mode": "quick" if quick else "full",
-                                                     "repeats (median)": repeats})
+                                                     "repeats (median)": repeats}, start=start)
     text += "\n" + table(["torch threads", "path", "per repeat", "triplets/s", "us/triplet",
                           "repeat times (s)", "x seed __getitem__"], rows)
     text += (f"\nsoftfact sample_triplets vs seed __getitem__: **{sf_best / ref:.0f}x** "

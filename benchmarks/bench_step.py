@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from common import Threads, append_result, interleaved, machine_header, median, spread, table
+from common import snapshot, Threads, append_result, interleaved, machine_header, median, spread, table
 
 import torch
 import seed_reference as seed
@@ -105,6 +105,7 @@ def seed_end_to_end(batch: int, steps: int, threads: int) -> list[float]:
 
 
 def run(quick: bool = False, threads: tuple[int, ...] = (1, 2), batches=(256, 1024)) -> str:
+    start = snapshot()
     repeats = 3 if quick else 7
     mflop = forward_flops(seed.ToyEncoder()) / 1e6
     ds = seed.BlobShiftDataset()
@@ -148,7 +149,7 @@ def run(quick: bool = False, threads: tuple[int, ...] = (1, 2), batches=(256, 10
         "mode": "quick" if quick else "full", "repeats (median)": repeats,
         "ToyEncoder forward (counted)": f"{mflop:.3f} MFLOP per 16x16 image",
         "floor": "3 views x batch x 3 (fwd+bwd) x forward FLOPs / float32 torch.mm GFLOP/s "
-                 f"({n_mm}x{n_mm}, timed interleaved with the steps)"})
+                 f"({n_mm}x{n_mm}, timed interleaved with the steps)"}, start=start)
     text += "\n" + table(["torch threads", "batch", "what", "ms/step (median)", "range (ms)",
                           "x floor", "speed-up vs seed model step"], rows)
     text += "\n" + "\n".join(

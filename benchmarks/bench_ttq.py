@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import Threads, append_result, machine_header, table
+from common import snapshot, Threads, append_result, machine_header, table
 
 import torch
 import seed_reference as seed
@@ -114,6 +114,7 @@ def _outcome(run: dict, budget_s: float) -> tuple[str, float | None]:
 def run(quick: bool = False, threads: int = 1, seed_budget_s: float | None = None,
         sf_budget_s: float | None = None, eval_every: int | None = None,
         seed_eval_every: int | None = None, n_eval: int = 500) -> str:
+    start = snapshot()
     seed_budget_s = seed_budget_s or (240.0 if quick else 1800.0)
     sf_budget_s = sf_budget_s or (900.0 if quick else 3600.0)
     eval_every = eval_every or (250 if quick else 100)
@@ -137,7 +138,7 @@ def run(quick: bool = False, threads: int = 1, seed_budget_s: float | None = Non
         "mode": "quick" if quick else "full", "torch threads": threads,
         "evaluation": f"softfact.evaluation.evaluate_encoder, n={n_eval}, seed 0; clock paused",
         "softfact evaluated every": f"{eval_every} steps", "seed evaluated every": f"{seed_eval_every} steps",
-        "seed budget": f"{seed_budget_s:.0f} s"})
+        "seed budget": f"{seed_budget_s:.0f} s"}, start=start)
     text += "\n" + table(["design", "step", "train time (s)", "bar met", *KEYS], rows)
     text += (f"\n- {sf['name']}: {sf_out}" + (f" after **{sf_t:.0f} s**" if sf_t else "") +
              f" (evaluation time excluded: {sf['eval_s']:.0f} s)\n"

@@ -51,15 +51,22 @@ def load_average() -> str:
         return "n/a"
 
 
-def machine_header(title: str, extra: dict | None = None) -> str:
-    """A markdown block saying where and when a result was measured."""
+def snapshot() -> dict:
+    """When, what and how busy, taken as a measurement starts."""
+    return {"date (UTC)": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+            "git commit": git_commit(), "load": load_average()}
+
+
+def machine_header(title: str, extra: dict | None = None, start: dict | None = None) -> str:
+    """A markdown block saying where and when a result was measured (``start``: snapshot())."""
+    start = start or snapshot()
     info = {
-        "date (UTC)": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M"),
-        "git commit": git_commit(),
+        "date (UTC)": start["date (UTC)"],
+        "git commit": start["git commit"],
         "machine": f"{cpu_model()}, {os.cpu_count()} logical cores",
         "torch": f"{torch.__version__}, default threads {torch.get_num_threads()}",
         "python": platform.python_version(),
-        "load average (1/5/15 min) at start": load_average(),
+        "load average (1/5/15 min) at start / end": f"{start['load']} / {load_average()}",
         **(extra or {}),
     }
     return f"\n## {title}\n\n" + "\n".join(f"- {k}: {v}" for k, v in info.items()) + "\n"
