@@ -154,7 +154,7 @@ def run(quick: bool = False, threads: tuple[int, ...] = (1, 2), batches=(256, 10
                           "x floor", "speed-up vs seed model step"], rows)
     text += "\n" + "\n".join(
         f"- {t} thread(s), batch {b}: softfact step with data = **{r:.2f}x the FLOP floor** "
-        f"({f * 1e3:.0f} ms), **{s:.2f}x faster** than the seed's model step alone"
+        f"({f * 1e3:.0f} ms); speed-up over the seed's model step alone **{s:.2f}x** (< 1: slower)"
         for t, b, f, r, s in summary) + "\n"
     return text
 
