@@ -33,8 +33,8 @@ def _check_2d(x: torch.Tensor) -> None:
         raise ValueError(f"x must be (N, D) with N >= 2, got shape {tuple(x.shape)}")
 
 
-def _all_reduce_mean(t: torch.Tensor) -> tuple[torch.Tensor, int]:
-    if not (dist.is_available() and dist.is_initialized()):
+def _all_reduce_mean(t: torch.Tensor, enabled: bool = True) -> tuple[torch.Tensor, int]:
+    if not (enabled and dist.is_available() and dist.is_initialized()):
         return t, 1
     from torch.distributed.nn.functional import all_reduce  # differentiable; result is used
     world = dist.get_world_size()
@@ -61,8 +61,8 @@ def sigreg(x: torch.Tensor, *, step: int, num_slices: int = 256, t_max: float = 
     w[0] = w[-1] = dt
     proj = x @ _directions(x.shape[1], num_slices, step, x.device)  # (N, M)
     xt = proj.unsqueeze(-1) * t                                      # (N, M, T)
-    cos_mean, world = _all_reduce_mean(torch.cos(xt).mean(0))
-    sin_mean, _ = _all_reduce_mean(torch.sin(xt).mean(0))
+    cos_mean, world = _all_reduce_mean(torch.cos(xt).mean(0), distributed)
+    sin_mean, _ = _all_reduce_mean(torch.sin(xt).mean(0), distributed)
     err = (cos_mean - phi).square() + sin_mean.square()              # (M, T)
     return (err @ (w * phi)).mul(x.shape[0] * world).mean()
 

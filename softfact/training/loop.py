@@ -137,7 +137,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         rng = state["rng"]
         if len(rng["data"]) != info.world_size:
             raise CheckpointError(f"{ckpt_path} was written by {len(rng['data'])} processes, "
-                                  f"this run has {info.world_size}")
+                                  f"this run has {info.world_size}: resume with "
+                                  f"{len(rng['data'])} processes in all (one data stream each)")
         gen.set_state(rng["data"][info.rank])
         torch.set_rng_state(rng["torch"])
         step = state["step"]
@@ -177,7 +178,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         log.record(step, losses, lr=lr, elapsed=time.perf_counter() - t0,
                    flush=step % cfg.log_every == 0 or step == cfg.steps)
         bar.update(1)
-        if step % cfg.log_every == 0:
+        if info.is_main and step % cfg.log_every == 0:  # other ranks keep no log rows
             bar.set_postfix(loss=f"{log.last['loss']:.4f}", lr=f"{lr:.2e}")
         if step % cfg.ckpt_every == 0 or step == cfg.steps:
             checkpoint(step)

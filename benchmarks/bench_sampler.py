@@ -1,0 +1,78 @@
+"""(a) Triplet throughput: the seed's per-sample __getitem__ (alone and behind a DataLoader
+with workers) vs softfact's batched ``sample_triplets``, in one process."""
+from __future__ import annotations
+
+import argparse
+import time
+
+from common import snapshot, Threads, append_result, interleaved, machine_header, median, spread, table
+
+import torch
+import seed_reference as seed
+from softfact.data.blobs import make_blobs
+from softfact.data.triplets import sample_triplets
+
+
+def _blobs(n, g):
+    return make_blobs(n, generator=g)
+
+
+def seed_loader_rate(batch_size: int, num_workers: int, batches: int) -> float:
+    """Triplets/s of the seed's DataLoader in steady state (worker start-up excluded)."""
+    dl = seed.make_loader(batch_size=batch_size, n_steps=batches + 2, num_workers=num_workers)
+    it = iter(dl)
+    next(it)  # workers started and one batch delivered
+    t = time.perf_counter()
+    for _ in range(batches):
+        next(it)
+    rate = batches * batch_size / (time.perf_counter() - t)
+    del it
+    return rate
+
+
+def run(quick: bool = False, threads: tuple[int, ...] = (1, 2), batch: int = 1024) -> str:
+    start = snapshot()
+    n_seed = 500 if quick else 2000           # per-sample __getitem__ calls per repeat
+    repeats = 3 if quick else 5
+    ds = seed.BlobShiftDataset()
+    g = torch.Generator().manual_seed(0)
+    rows = []
+    for t in threads:
+        with Threads(t):
+            times = interleaved({
+                "seed": lambda: [ds[i] for i in range(n_seed)],
+                "softfact": lambda: sample_triplets(_blobs, batch, max_shift=4, generator=g),
+            }, repeats=repeats)
+        seed_rate = n_seed / median(times["seed"])
+        sf_rate = batch / median(times["softfact"])
+        rows.append([t, "seed __getitem__ (per sample)", f"{n_seed} samples", seed_rate,
+                     1e6 / seed_rate, spread(times["seed"]), 1.0])
+        rows.append([t, f"softfact sample_triplets (batch {batch})", f"{batch} triplets", sf_rate,
+                     1e6 / sf_rate, spread(times["softfact"]), sf_rate / seed_rate])
+    # the seed's loader as it trains: DataLoader, 2 worker processes, batch 1024
+    dl_batches = 3 if quick else 6
+    dl_rate = seed_loader_rate(batch, 2, dl_batches)
+    ref = [r for r in rows if r[1].startswith("seed")][0][3]
+    rows.append(["workers: 1 each", f"seed DataLoader num_workers=2 (batch {batch})",
+                 f"{dl_batches} batches", dl_rate, 1e6 / dl_rate, "one run", dl_rate / ref])
+    sf_best = max(r[3] for r in rows if r[1].startswith("softfact"))
+    text = machine_header("(a) triplet throughput", {"mode": "quick" if quick else "full",
+                                                     "repeats (median)": repeats}, start=start)
+    text += "\n" + table(["torch threads", "path", "per repeat", "triplets/s", "us/triplet",
+                          "repeat times (s)", "x seed __getitem__"], rows)
+    text += (f"\nsoftfact sample_triplets vs seed __getitem__: **{sf_best / ref:.0f}x** "
+             f"(target >= 100x); vs the seed's 2-worker DataLoader: **{sf_best / dl_rate:.0f}x**.\n")
+    return text
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--quick", action="store_true")
+    ns = p.parse_args(argv)
+    text = run(quick=ns.quick)
+    print(text)
+    print("appended to", append_result("sampler", text))
+
+
+if __name__ == "__main__":
+    main()
