@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -40,11 +41,17 @@ def _resolve_train(argv: list[str], prog: str):
     return resolve(ns.preset, ns.config, overrides), False, ns
 
 
+def _is_main_process() -> bool:
+    """Under torchrun only rank 0 prints, evaluates and reports."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def cmd_train(argv: list[str]) -> int:
     from softfact.training import train
     cfg, resume, ns = _resolve_train(argv, "softfact train")
     out = train(cfg, resume=resume, progress=not ns.quiet)
-    print(f"checkpoint: {out / 'checkpoint.pt'}")
+    if _is_main_process():
+        print(f"checkpoint: {out / 'checkpoint.pt'}")
     return 0
 
 
@@ -85,6 +92,8 @@ def cmd_run(argv: list[str]) -> int:
     from softfact.training import train
     cfg, resume, tns = _resolve_train(rest, "softfact run")
     out = train(cfg, resume=resume, progress=not tns.quiet)
+    if not _is_main_process():
+        return 0
     cmd_evaluate([str(out)])
     if not ns.no_report:
         cmd_report([str(out)] + (["--no-umap"] if ns.no_umap else []))

@@ -57,6 +57,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"             # auto | cpu | cuda | cuda:N | mps
     threads: int = 0                 # CPU threads for torch; 0 keeps torch's default
+    chunk: int = 256                 # CPU: encode in slices of this many images (0 = one call)
     amp: bool = False                # bf16 autocast for the encoder (losses stay float32)
     log_every: int = 50
     ckpt_every: int = 500

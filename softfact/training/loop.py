@@ -18,7 +18,7 @@ from softfact.config import TrainConfig
 from softfact.data.sources import build_image_source
 from softfact.data.multicrop import MultiCropBatch, sample_multicrop
 from softfact.data.triplets import sample_triplets
-from softfact.encoders import build_encoder
+from softfact.encoders import ChunkedEncoder, build_encoder
 from softfact.losses import factorization_loss, lejepa_loss, pairwise_factorization_loss
 from softfact.training import distributed
 from softfact.training.checkpoint import (CheckpointError, load_checkpoint, load_model_weights,
@@ -146,7 +146,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         raise CheckpointError(f"{out} already holds a run; pass --resume to continue it "
                               f"or choose another --out-dir")
     source = build_image_source(cfg, "train")
-    net = distributed.wrap(model, device, info)
+    chunked = ChunkedEncoder(model, cfg.chunk if device.type == "cpu" else 0)
+    net = distributed.wrap(chunked, device, info)
     log = RunLog(out, cfg, enabled=info.is_main, resume_step=step if resume else None)
 
     def checkpoint(at_step: int) -> None:
