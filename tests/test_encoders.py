@@ -26,3 +26,12 @@ def test_chunked_encoder_is_the_same_function_and_gradient():
     assert torch.allclose(whole, chunked, atol=1e-6)
     for a, b in zip(grads, grads_c):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_embedding_stays_float32_under_bf16_autocast():
+    enc = ToyEncoder()
+    x = torch.rand(4, 1, 16, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        z = enc(x)
+    assert z.dtype == torch.float32
+    assert torch.allclose(z, enc(x), atol=0.05)  # trunk in bf16, close to float32
