@@ -6,12 +6,8 @@ import os
 import sys
 from pathlib import Path
 
-from softfact.config import PRESETS, ConfigError, apply, from_dict, parse_overrides, resolve
-from softfact.training.checkpoint import CheckpointError, load_checkpoint
-
-
-class UsageError(ValueError):
-    pass
+from softfact.config import PRESETS, apply, from_dict, parse_overrides, resolve
+from softfact.training.checkpoint import load_checkpoint
 
 
 def _train_parser(prog: str) -> argparse.ArgumentParser:
@@ -119,10 +115,13 @@ def main(argv: list[str] | None = None) -> int:
               "  report    every figure of the seed for a run, in one HTML page\n"
               "  sweep     grids of configs x seeds, with a table and plots")
         return 0 if argv and argv[0] in ("-h", "--help") else 2
-    from softfact.training import TrainingDiverged
     try:
         return COMMANDS[argv[0]](argv[1:])
-    except (ConfigError, CheckpointError, TrainingDiverged, UsageError, FileNotFoundError) as e:
+    except Exception as e:
+        # softfact's own errors (bad config, checkpoint, MIDI folder, diverged loss) are
+        # one-line messages for the user; anything else is a bug and keeps its traceback
+        if not (type(e).__module__.startswith("softfact") or isinstance(e, FileNotFoundError)):
+            raise
         print(f"softfact: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
