@@ -10,6 +10,7 @@ roots of eigenvalues of the centred kernel), up to sign.
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse.linalg import ArpackError
 from sklearn.decomposition import PCA, KernelPCA
 from sklearn.kernel_approximation import Nystroem
 
@@ -45,10 +46,20 @@ class RBFKernelPCA:
         if method == "auto":
             method = "exact" if X.shape[0] <= self.max_exact else "nystroem"
         self.method_ = method
-        if method == "exact":
-            self.model_ = KernelPCA(self.n_components, kernel="rbf", gamma=self.gamma,
-                                    eigen_solver="arpack", random_state=self.random_state)
-            self.embedding_ = self.model_.fit_transform(X)
+        if np.ptp(X, axis=0).max() == 0:
+            # identical points (a collapsed encoder): the centred kernel is 0, nothing to find
+            self.model_ = None
+            self.embedding_ = np.zeros((X.shape[0], self.n_components))
+            self.eigenvalues_ = np.zeros(self.n_components)
+        elif method == "exact":
+            try:
+                self.model_ = KernelPCA(self.n_components, kernel="rbf", gamma=self.gamma,
+                                        eigen_solver="arpack", random_state=self.random_state)
+                self.embedding_ = self.model_.fit_transform(X)
+            except ArpackError:  # a (nearly) zero centred kernel: fall back to LAPACK
+                self.model_ = KernelPCA(self.n_components, kernel="rbf", gamma=self.gamma,
+                                        eigen_solver="dense")
+                self.embedding_ = self.model_.fit_transform(X)
             self.eigenvalues_ = np.asarray(self.model_.eigenvalues_, dtype=np.float64)
         else:
             m = min(self.n_landmarks, X.shape[0])
@@ -63,6 +74,8 @@ class RBFKernelPCA:
     def transform(self, X) -> np.ndarray:
         """Project new points (M, D) -> (M, n_components)."""
         X = np.asarray(X, dtype=np.float64)
+        if self.model_ is None:
+            return np.zeros((X.shape[0], self.n_components))
         if self.method_ == "exact":
             return self.model_.transform(X)
         return self.model_.transform(self.feature_map_.transform(X))

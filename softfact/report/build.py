@@ -15,7 +15,7 @@ import torch
 from softfact.analysis import analyse
 from softfact.data.sources import build_image_source
 from softfact.data.triplets import sample_triplets
-from softfact.pipeline import evaluate_run, load_run, run_dir_of, write_json
+from softfact.pipeline import evaluate_run, load_run, run_dir_of
 from softfact.plotting import (figure_png_bytes, plot_cosine_cross, plot_kernel_pca,
                                plot_loss_curve, plot_svd_spectra, plot_triplets, plot_umap2d,
                                write_umap3d_html)
@@ -53,16 +53,18 @@ def build_report(run_dir: str | Path, *, seed: int = 0, umap: bool = True,
     out = run_dir_of(run_dir)
     model, cfg, state = load_run(out)
     probe = evaluate_run(out, n=n_probe, seed=seed)
+    t_probe = time.perf_counter() - t0
     source = build_image_source(cfg, "val")
     a = analyse(model, source, max_shift=cfg.max_shift, wrap=cfg.wrap, seed=seed,
                 n_svd=n_svd, n_points_images=n_points_images, kpca_max_exact=kpca_max_exact,
                 kpca_landmarks=kpca_landmarks, umap=umap, probe=probe)
+    a.timings["probes"] = t_probe
 
     mpath = out / "metrics.json"
     metrics = json.loads(mpath.read_text()) if mpath.exists() else {}
     metrics.update(svd_sv1_share_pitch=a.metrics["svd_sv1_share_pitch"],
                    svd_sv1_share_time=a.metrics["svd_sv1_share_time"])
-    write_json(mpath, metrics)
+    write_file(mpath, json.dumps(metrics, indent=2) + "\n")
 
     t = time.perf_counter()
     rows = read_metrics(out)
