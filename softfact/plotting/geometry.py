@@ -30,10 +30,12 @@ def plot_cosine_cross(cross: dict, cosines: dict):
     bins = np.linspace(-1, 1, 41)
     for key, label, color in groups:
         v = np.clip(np.asarray(cosines[key], dtype=np.float64), -1, 1)
+        extra = f", mean |cos| {np.abs(v).mean():.3f}" if key == "cross" else ""
         ax.hist(v, bins=bins, alpha=0.5, density=True, color=color,
-                label=f"{label}, mean {v.mean():+.3f}")
+                label=f"{label}, mean {v.mean():+.3f}{extra}")
         ax.axvline(v.mean(), color=color, linestyle="--", linewidth=1.2)
     ax.set_xlabel("cosine similarity"), ax.set_ylabel("density")
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # headroom: the legend must not hide the peaks
     ax.legend(fontsize=9, loc="upper center"), ax.set_title("Cosine similarity distributions")
     fig.tight_layout()
     return fig

@@ -45,6 +45,7 @@ def write_umap3d_html(coords: np.ndarray, *, dy: np.ndarray, dx: np.ndarray,
         write_file(bundle, get_plotlyjs())
     paths = {}
     for name, fig in umap3d_figures(coords, dy=dy, dx=dx).items():
-        html = pio.to_html(fig, include_plotlyjs="directory", full_html=True)
+        html = pio.to_html(fig, include_plotlyjs="directory", full_html=True,
+                           default_height="95vh")
         paths[name] = write_file(out_dir / f"{prefix}_{name}.html", html)
     return paths

@@ -96,8 +96,8 @@ def _kpca_note(n: int, max_exact: int, landmarks: int) -> str:
 def _sections(cfg, metrics, a, pngs, links, facts) -> list[tuple[str, str, str]]:
     fig = H.figure
     s = [("config", "Run configuration",
-          '<div class="cols">' + H.dict_table(cfg.to_dict(), ("config key", "value"))
-          + H.dict_table(facts, ("analysis", "value")) + "</div>")]
+          H.dict_table(cfg.to_dict(), ("config key", "value"), per_row=3)
+          + "<h3>Analysis settings</h3>" + H.dict_table(facts, ("setting", "value"), per_row=2))]
     body = (fig(pngs["loss_curve"], "Raw loss and its 50-step moving average (log-log), "
                 "from <code>metrics.jsonl</code>.", "loss curve")
             if "loss_curve" in pngs else "<p>No per-step metrics were logged for this run.</p>")

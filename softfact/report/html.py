@@ -64,9 +64,20 @@ def metrics_table(metrics: dict) -> str:
     return "<table>" + "".join(rows) + "</table>"
 
 
-def dict_table(d: dict, head: tuple[str, str] = ("key", "value")) -> str:
-    rows = [f"<tr><th>{esc(head[0])}</th><th>{esc(head[1])}</th></tr>"]
-    rows += [f"<tr><td><code>{esc(k)}</code></td><td>{fmt(v)}</td></tr>" for k, v in d.items()]
+def plain(v) -> str:
+    """A setting as written (4e-3 stays 0.004, not rounded to 4 decimals)."""
+    if isinstance(v, float):
+        return f"{v:g}"
+    return fmt(v) if isinstance(v, int) and not isinstance(v, bool) else esc(v)
+
+
+def dict_table(d: dict, head: tuple[str, str] = ("key", "value"), per_row: int = 1) -> str:
+    """Key/value pairs, ``per_row`` pairs side by side per table row."""
+    items = [f"<td><code>{esc(k)}</code></td><td>{plain(v)}</td>" for k, v in d.items()]
+    items += ["<td></td><td></td>"] * (-len(items) % per_row)
+    rows = ["<tr>" + f"<th>{esc(head[0])}</th><th>{esc(head[1])}</th>" * per_row + "</tr>"]
+    rows += ["<tr>" + "".join(items[i:i + per_row]) + "</tr>"
+             for i in range(0, len(items), per_row)]
     return "<table>" + "".join(rows) + "</table>"
 
 
