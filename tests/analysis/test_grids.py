@@ -63,3 +63,13 @@ def test_grid_svd_rejects_wrong_shape():
     import pytest
     with pytest.raises(ValueError, match="n, S_dy, S_dx, D"):
         grid_svd(np.zeros((3, 4, 5)))
+
+
+def test_chunked_grid_encode_equals_one_pass(gen, oracle):
+    imgs = blobs(7, gen)
+    fixed = lambda n, g: imgs[:n]  # noqa: E731
+    whole = encode_shift_grid(oracle, fixed, n_images=7, max_shift=2, generator=gen)
+    chunked = encode_shift_grid(oracle, fixed, n_images=7, max_shift=2, generator=gen,
+                                batch_size=50)   # 2 images (50 // 25) per batch
+    np.testing.assert_array_equal(whole.z, chunked.z)
+    np.testing.assert_allclose(whole.z[3, 2, 2], oracle(imgs[3:4])[0].numpy(), rtol=1e-6)
