@@ -3,15 +3,16 @@
 The seed runs ``KernelPCA(n_components=4, kernel="rbf", gamma=1.0)`` on 16,200 points; the
 exact method needs the full N x N kernel (2.1 GB at that size, 210 GB at 10x). Past
 ``max_exact`` points the kernel is approximated by Nystroem features on ``n_landmarks`` random
-landmarks, Phi Phi^T ~ K, and ordinary PCA of the centred features gives the kernel principal
-components with the same scaling as ``KernelPCA.fit_transform`` (eigenvectors times square
-roots of eigenvalues of the centred kernel), up to sign.
+landmarks, Phi Phi^T ~ K, and PCA of the centred features (computed a chunk of rows at a time,
+so memory grows with the chunk, not with N) gives the kernel principal components with the
+same scaling as ``KernelPCA.fit_transform`` (eigenvectors times square roots of eigenvalues
+of the centred kernel), up to sign.
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy.sparse.linalg import ArpackError
-from sklearn.decomposition import PCA, KernelPCA
+from sklearn.decomposition import KernelPCA
 from sklearn.kernel_approximation import Nystroem
 
 METHODS = ("auto", "exact", "nystroem")
@@ -26,7 +27,8 @@ class RBFKernelPCA:
     """
 
     def __init__(self, n_components: int = 4, *, gamma: float = 1.0, method: str = "auto",
-                 max_exact: int = 6000, n_landmarks: int = 1000, random_state: int = 0):
+                 max_exact: int = 6000, n_landmarks: int = 1000, random_state: int = 0,
+                 chunk_size: int = 8192):
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         if n_components < 1:
@@ -35,6 +37,7 @@ class RBFKernelPCA:
             raise ValueError(f"gamma must be > 0, got {gamma}")
         self.n_components, self.gamma, self.method = n_components, gamma, method
         self.max_exact, self.n_landmarks, self.random_state = max_exact, n_landmarks, random_state
+        self.chunk_size = chunk_size
 
     def fit(self, X) -> "RBFKernelPCA":
         """X: (N, D) embeddings."""
@@ -62,14 +65,38 @@ class RBFKernelPCA:
                 self.embedding_ = self.model_.fit_transform(X)
             self.eigenvalues_ = np.asarray(self.model_.eigenvalues_, dtype=np.float64)
         else:
-            m = min(self.n_landmarks, X.shape[0])
-            self.feature_map_ = Nystroem(kernel="rbf", gamma=self.gamma, n_components=m,
-                                         random_state=self.random_state)
-            phi = self.feature_map_.fit_transform(X)
-            self.model_ = PCA(self.n_components, random_state=self.random_state)
-            self.embedding_ = self.model_.fit_transform(phi)
-            self.eigenvalues_ = self.model_.singular_values_.astype(np.float64) ** 2
+            self._fit_nystroem(X)
         return self
+
+    def _fit_nystroem(self, X: np.ndarray) -> None:
+        """PCA of Nystroem features, a chunk of rows at a time: memory O(chunk x landmarks).
+
+        The centred scatter matrix (m x m) of the features is accumulated around the first
+        chunk's mean (no cancellation), its top eigenvectors are the principal axes and its
+        eigenvalues those of the centred approximate kernel.
+        """
+        m = min(self.n_landmarks, X.shape[0])
+        self.feature_map_ = fm = Nystroem(kernel="rbf", gamma=self.gamma, n_components=m,
+                                          random_state=self.random_state).fit(X)
+        n, shift = X.shape[0], None
+        total, scatter = np.zeros(m), np.zeros((m, m))
+        for sl in _chunks(n, self.chunk_size):
+            phi = fm.transform(X[sl])
+            shift = phi.mean(0) if shift is None else shift
+            phi -= shift
+            total += phi.sum(0)
+            scatter += phi.T @ phi
+        mean_dev = total / n
+        scatter -= n * np.outer(mean_dev, mean_dev)
+        evals, evecs = np.linalg.eigh(scatter)
+        top = np.argsort(evals)[::-1][:self.n_components]
+        comps = evecs[:, top].T                                      # (k, m)
+        # deterministic signs: the largest loading of each component is positive
+        comps *= np.sign(comps[np.arange(len(top)), np.abs(comps).argmax(1)])[:, None]
+        self.mean_, self.components_ = shift + mean_dev, comps
+        self.eigenvalues_ = np.clip(evals[top], 0, None)
+        self.model_ = "nystroem"
+        self.embedding_ = self.transform(X)
 
     def transform(self, X) -> np.ndarray:
         """Project new points (M, D) -> (M, n_components)."""
@@ -78,10 +105,15 @@ class RBFKernelPCA:
             return np.zeros((X.shape[0], self.n_components))
         if self.method_ == "exact":
             return self.model_.transform(X)
-        return self.model_.transform(self.feature_map_.transform(X))
+        return np.concatenate([(self.feature_map_.transform(X[sl]) - self.mean_) @ self.components_.T
+                               for sl in _chunks(X.shape[0], self.chunk_size)])
 
     def fit_transform(self, X) -> np.ndarray:
         return self.fit(X).embedding_
+
+
+def _chunks(n: int, size: int):
+    return (slice(i, min(i + size, n)) for i in range(0, n, size))
 
 
 def subspace_agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -72,3 +72,13 @@ def test_bad_arguments_are_one_line_errors(kw, msg):
 def test_too_few_points():
     with pytest.raises(ValueError, match="N > n_components"):
         RBFKernelPCA(4).fit(np.zeros((3, 2)))
+
+
+def test_chunked_nystroem_equals_pca_of_all_features(points):
+    from sklearn.decomposition import PCA
+    X = points[0]
+    kp = RBFKernelPCA(4, method="nystroem", n_landmarks=150, chunk_size=100).fit(X)
+    ref = PCA(4).fit(kp.feature_map_.transform(X))
+    np.testing.assert_allclose(kp.eigenvalues_, ref.singular_values_ ** 2, rtol=1e-6)
+    np.testing.assert_allclose(np.abs(kp.embedding_), np.abs(ref.transform(kp.feature_map_.transform(X))),
+                               atol=1e-6)
