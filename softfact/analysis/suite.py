@@ -1,0 +1,81 @@
+"""Every analysis of the seed on one encoder: probes, grid SVD, kernel PCA, UMAP.
+
+The shift grid is encoded once (the largest grid any analysis needs) and shared: the SVD
+uses the first ``n_svd`` images' grids, kernel PCA and UMAP all ``n_points_images`` grids.
+Sizes default to the seed's: 500 probe images, 50 x 81 grid points for the SVD and
+200 x 81 = 16,200 points for kernel PCA and UMAP.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from softfact.analysis.diffs import cosine_groups, pca_cross
+from softfact.analysis.grids import ShiftGrid, encode_shift_grid, grid_svd
+from softfact.analysis.kpca import RBFKernelPCA
+from softfact.evaluation import DiffVectors, evaluate_encoder
+
+
+@dataclass
+class Analysis:
+    """What ``analyse`` computed; arrays only, ready for ``softfact.plotting``."""
+    metrics: dict                 # evaluate_encoder's metrics + SVD shares (+ kPCA facts)
+    diffs: DiffVectors
+    cross: dict                   # pca_cross(diffs)
+    cosines: dict                 # cosine_groups(diffs)
+    svd: dict                     # grid_svd(...)
+    points_dy: np.ndarray         # (N,) labels of the kernel PCA / UMAP points
+    points_dx: np.ndarray
+    kpca: np.ndarray              # (N, 4)
+    umap: dict = field(default_factory=dict)     # {2: (N, 2), 3: (N, 3)} when asked for
+    timings: dict = field(default_factory=dict)  # seconds per step
+
+
+def analyse(encoder, image_fn, *, max_shift: int = 4, wrap: bool = False, seed: int = 0,
+            n_probe: int = 500, n_svd: int = 50, n_points_images: int = 200,
+            kpca_components: int = 4, kpca_gamma: float = 1.0, kpca_max_exact: int = 6000,
+            kpca_landmarks: int = 1000, umap: bool = True,
+            probe: tuple[dict, DiffVectors] | None = None, batch_size: int = 4096) -> Analysis:
+    """Run the seed's analyses on ``encoder`` ((B, 1, H, W) -> (B, D)) and ``image_fn``.
+
+    ``probe``: an already computed ``evaluate_encoder`` result to reuse (same seed and sizes).
+    """
+    timings = {}
+    t = time.perf_counter()
+    if probe is None:
+        probe = evaluate_encoder(encoder, image_fn, n=n_probe, max_shift=max_shift, seed=seed,
+                                 wrap=wrap)
+    metrics, dv = dict(probe[0]), probe[1]
+    cross, cosines = pca_cross(dv), cosine_groups(dv)
+    timings["probes"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    g = torch.Generator().manual_seed(seed + 1)
+    grid = encode_shift_grid(encoder, image_fn, n_images=max(n_svd, n_points_images),
+                             max_shift=max_shift, generator=g, wrap=wrap, batch_size=batch_size)
+    timings["encode_grid"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    svd = grid_svd(ShiftGrid(grid.z[:n_svd], grid.shifts))
+    metrics.update(svd_sv1_share_pitch=svd["pitch_sv1_share"],
+                   svd_sv1_share_time=svd["time_sv1_share"])
+    timings["svd"] = time.perf_counter() - t
+
+    X, dy, dx = grid.points(n_points_images)
+    t = time.perf_counter()
+    kp = RBFKernelPCA(kpca_components, gamma=kpca_gamma, max_exact=kpca_max_exact,
+                      n_landmarks=kpca_landmarks, random_state=seed).fit(X)
+    timings["kernel_pca"] = time.perf_counter() - t
+
+    coords = {}
+    if umap:
+        from softfact.analysis.embed2d import umap_embeddings
+        t = time.perf_counter()
+        coords = umap_embeddings(X, dims=(2, 3))
+        timings["umap"] = time.perf_counter() - t
+    return Analysis(metrics=metrics, diffs=dv, cross=cross, cosines=cosines, svd=svd,
+                    points_dy=dy, points_dx=dx, kpca=kp.embedding_, umap=coords,
+                    timings=timings)

@@ -1,0 +1,69 @@
+import json
+import re
+
+import pytest
+
+from softfact.config import TrainConfig
+from softfact.evaluation import SEED_FIGURES
+from softfact.report import build_report
+from softfact.training import train
+
+SECTIONS = ("config", "training", "metrics", "triplets", "cosines", "svd", "kpca", "umap",
+            "timings")
+FIGURES = ("triplets", "loss_curve", "cosine_cross", "svd_spectra", "kernel_pca", "umap2d")
+SMALL = dict(n_probe=40, n_svd=3, n_points_images=4, n_triplets=4)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    cfg = TrainConfig(steps=20, batch_size=64, log_every=5, ckpt_every=20, eval_blobs=40,
+                      device="cpu", out_dir=str(out))
+    return train(cfg, progress=False)
+
+
+@pytest.fixture(scope="module")
+def report(run_dir):
+    # a metric another tool added earlier must survive and appear in the table
+    (run_dir / "metrics.json").write_text(json.dumps({"extra_score": 0.4242, "nested": {"r2": 0.5}}))
+    return build_report(run_dir, **SMALL)
+
+
+def test_report_has_every_section_and_figure(run_dir, report):
+    assert report == run_dir / "report.html"
+    page = report.read_text()
+    for anchor in SECTIONS:
+        assert f'<section id="{anchor}">' in page, anchor
+    assert page.count('src="data:image/png;base64,') == len(FIGURES)
+    for name in FIGURES:
+        assert (run_dir / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    for name in ("pitch", "time"):
+        assert f'href="umap3d_{name}.html"' in page
+        assert (run_dir / f"umap3d_{name}.html").exists()
+    assert (run_dir / "plotly.min.js").exists()
+    assert not list(run_dir.glob(".*.tmp"))
+
+
+def test_metrics_table_shows_every_numeric_key_beside_the_seed(run_dir, report):
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["extra_score"] == 0.4242 and "svd_sv1_share_pitch" in metrics
+    assert "cross_abs_cos" in metrics and metrics["step"] == 20
+    page = report.read_text()
+    table = page.split('<section id="metrics">')[1].split("</section>")[0]
+    shown = re.findall(r"<tr><td><code>([^<]+)</code>", table)
+    numeric = [k for k, v in metrics.items() if isinstance(v, (int, float))]
+    assert set(numeric) | {"nested.r2"} == set(shown)
+    row = table.split("<code>cross_abs_cos</code>")[1].split("</tr>")[0]
+    assert f"{SEED_FIGURES['cross_abs_cos']:.4f}" in row and ("ok" in row or "miss" in row)
+
+
+def test_config_and_svd_shares_are_reported(run_dir, report):
+    page = report.read_text()
+    assert "<code>batch_size</code></td><td>64</td>" in page
+    assert "Mean share of the first singular value" in page
+
+
+def test_report_without_umap(run_dir, report):
+    page = build_report(run_dir, umap=False, **SMALL).read_text()
+    assert "Skipped (<code>--no-umap</code>)" in page
+    assert page.count('src="data:image/png;base64,') == len(FIGURES) - 1
