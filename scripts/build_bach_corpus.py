@@ -4,8 +4,8 @@ music21 is needed to run this script only (``pip install music21``); softfact it
 result, ``softfact/resources/bach_chorales.npz``, with NumPy. Each score is stripped of ties
 and flattened; every pitched note (chord notes included, grace notes left out) becomes
 (MIDI pitch, start tick, end tick) at TPQ ticks per quarter note, which ``softfact`` rounds to
-its grid with the same rule as MIDI files. Scores that fail to parse or hold no notes are
-reported and left out.
+its grid with the same rule as MIDI files. Where a chorale ships in two encodings the MusicXML one is
+kept; scores that fail to parse or hold no notes are reported and left out.
 
     python scripts/build_bach_corpus.py [--out softfact/resources/bach_chorales.npz]
 """
@@ -51,7 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     import music21
     from music21 import corpus
 
-    paths = sorted(p for p in corpus.getComposer("bach") if Path(p).suffix.lower() in SUFFIXES)
+    # one encoding per chorale: a few ship both as MusicXML and as Humdrum; keep the MusicXML
+    by_stem: dict[str, Path] = {}
+    for p in sorted(map(Path, corpus.getComposer("bach")), key=lambda p: (p.suffix.lower() == ".krn", p.name)):
+        if p.suffix.lower() in SUFFIXES:
+            by_stem.setdefault(p.stem, p)
+    paths = sorted(by_stem.values())
     names, parts, failed = [], [], []
     for i, path in enumerate(paths):
         path = Path(path)
@@ -76,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                             start=notes[:, 1].astype(np.int32), end=notes[:, 2].astype(np.int32),
                             offsets=offsets, tpq=np.array(TPQ),
                             source=np.array(f"music21 {music21.__version__} corpus, composer 'bach'"))
+    os.chmod(tmp, 0o644)
     os.replace(tmp, args.out)
     print(f"{len(names)} scores, {len(notes)} notes -> {args.out} ({args.out.stat().st_size / 1024:.0f} KB); "
           f"{len(failed)} left out", file=sys.stderr)

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def grid_notes(pitch: np.ndarray, start_tick: np.ndarray, end_tick: np.ndarray, 
 
 def score_notes(score, *, steps_per_quarter: int = 4) -> np.ndarray:
     """A ``symusic.Score`` -> (N, 3) grid notes of all non-drum tracks (see ``grid_notes``)."""
-    if str(score.ttype).lower() != "tick":
+    if not str(score.ttype).lower().endswith("tick"):  # e.g. "symusic.core.Tick"
         score = score.to("tick")
     parts = [t.notes.numpy() for t in score.tracks if not t.is_drum and t.note_num() > 0]
     if not parts:
@@ -164,17 +165,19 @@ class SongNotes:
                          self.steps_per_quarter, list(self.skipped), rolls)
 
     def save(self, path: Path) -> None:
-        """Write compressed (pitch uint8, start/end int32), atomically."""
+        """Write an .npz (deflate level 1: fast to write, still small), atomically."""
         from softfact.training.checkpoint import atomic_write
+        arrays = dict(format=np.array(CACHE_FORMAT), names=np.array(self.names, dtype=str),
+                      pitch=self.notes[:, 0].astype(np.uint8), start=self.notes[:, 1].astype(np.int32),
+                      end=self.notes[:, 2].astype(np.int32), offsets=self.offsets,
+                      steps_per_quarter=np.array(self.steps_per_quarter),
+                      skipped=np.array(self.skipped, dtype=str), rolls=self.packed_rolls())
 
         def write(tmp):
-            with open(tmp, "wb") as f:
-                np.savez_compressed(
-                    f, format=np.array(CACHE_FORMAT), names=np.array(self.names, dtype=str),
-                    pitch=self.notes[:, 0].astype(np.uint8), start=self.notes[:, 1].astype(np.int32),
-                    end=self.notes[:, 2].astype(np.int32), offsets=self.offsets,
-                    steps_per_quarter=np.array(self.steps_per_quarter),
-                    skipped=np.array(self.skipped, dtype=str), rolls=self.packed_rolls())
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+                for name, arr in arrays.items():
+                    with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
+                        np.lib.format.write_array(f, arr, allow_pickle=False)
         atomic_write(Path(path), write)
 
     @classmethod

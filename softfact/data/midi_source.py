@@ -22,7 +22,7 @@ BACH_RESOURCE = "bach_chorales.npz"
 
 def load_bach_chorales(steps_per_quarter: int = 4) -> SongNotes:
     """The built-in corpus (see ``softfact/resources/BACH_CHORALES.md``) on the requested grid."""
-    with resources.files("softfact.resources").joinpath(BACH_RESOURCE).open("rb") as f:
+    with resources.files("softfact").joinpath("resources", BACH_RESOURCE).open("rb") as f:
         with np.load(f, allow_pickle=False) as z:
             tpq = int(z["tpq"])
             start = ticks_to_steps(z["start"], tpq, steps_per_quarter)

@@ -112,3 +112,10 @@ def test_corrupt_file_is_one_line_error_naming_it(tmp_path):
     with pytest.raises(MidiDataError) as e:
         read_midi_notes(bad)
     assert "bad.mid" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_scores_in_quarter_units_are_converted_to_ticks(tmp_path):
+    from softfact.data.midi import score_notes
+    path = write_midi(tmp_path / "q.mid", [(False, [(0, 480, 60), (600, 200, 62)])])
+    quarter = Score(str(path), ttype="quarter")
+    assert score_notes(quarter).tolist() == read_midi_notes(path).tolist() == [[60, 0, 4], [62, 5, 7]]
