@@ -111,7 +111,10 @@ MIDI_SUFFIXES = (".mid", ".midi")
 
 @dataclass
 class SongNotes:
-    """Many songs' grid notes in one array: song i is ``notes[offsets[i]:offsets[i+1]]``."""
+    """Many songs' grid notes in one array: song i is ``notes[offsets[i]:offsets[i+1]]``.
+
+    Every song holds at least one note (loaders skip empty ones).
+    """
     names: list[str]           # relative paths (or corpus names), one per song
     notes: np.ndarray          # (N, 3) int64 (pitch, start, end) grid steps, per song from 0
     offsets: np.ndarray        # (n_songs + 1,) int64
