@@ -43,7 +43,7 @@ def split_songs(names: list[str], val_fraction: float) -> dict[str, np.ndarray]:
 
     A song's split never changes when songs are added or removed. With two songs or more,
     neither split is left empty (the lowest hash goes to val, the highest to train); a single
-    song serves both splits.
+    song, or ``val_fraction <= 0``, makes every song serve both splits.
     """
     u = np.array([song_fraction(n) for n in names])
     val = u < val_fraction
