@@ -95,6 +95,8 @@ def test_split_is_by_song_deterministic_and_stable():
     assert len(two["train"]) == 1 and len(two["val"]) == 1
     one = split_songs(["a.mid"], 0.1)
     assert one["train"].tolist() == one["val"].tolist() == [0]
+    none_held_out = split_songs(names[:10], 0.0)
+    assert none_held_out["train"].tolist() == none_held_out["val"].tolist() == list(range(10))
 
 
 def midi_cfg(folder, cache, **kw):
