@@ -1,0 +1,145 @@
+"""Piano-roll crops as an image source: split by song, non-empty windows, triplets on them."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from softfact.data.blobs import translate
+from softfact.data.midi import MidiDataError, SongNotes, notes_to_roll
+from softfact.data.midi_source import RollCrops, build_roll_source, split_songs
+from softfact.data.triplets import sample_triplets
+
+from test_midi import write_midi  # noqa: E402
+
+
+def random_songs(n_songs=4, seed=0):
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k in range(n_songs):
+        n = int(rng.integers(1, 60))
+        s = rng.integers(0, 200 + 100 * k, n)
+        parts.append(np.stack([rng.integers(30, 100, n), s, s + rng.integers(1, 9, n)], 1))
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])])
+    return SongNotes([f"s{k}" for k in range(n_songs)], np.concatenate(parts), offsets, 4), parts
+
+
+def test_windows_match_numpy_slices_of_each_song(gen):
+    songs, parts = random_songs()
+    S = 32
+    crops = RollCrops(songs, size=S)
+    t0, p0 = crops.draw_windows(200, gen)
+    x = crops.window(t0, p0)
+    assert x.shape == (200, 1, S, S) and x.dtype == torch.float32
+    begin, length = songs.roll_spans()
+    rolls = [notes_to_roll(p, n_steps=int(length[k])) for k, p in enumerate(parts)]
+    for i in range(200):  # the per-sample reference: which song, then a plain slice
+        k = int(np.searchsorted(begin, int(t0[i]), side="right") - 1)
+        t = int(t0[i]) - begin[k]
+        assert t + S <= length[k], "a crop must not run into the next song"
+        want = rolls[k][int(p0[i]):int(p0[i]) + S, t:t + S]
+        np.testing.assert_array_equal(x[i, 0].numpy().astype(bool), want)
+
+
+def test_crops_are_never_empty_and_stay_in_range(gen):
+    songs, _ = random_songs(seed=3)
+    crops = RollCrops(songs, size=64)
+    x = crops(1024, gen)
+    assert (x.flatten(1).sum(1) > 0).all()
+    t0, p0 = crops.draw_windows(1024, gen)
+    assert p0.min() >= 0 and p0.max() <= 128 - 64 and t0.min() >= 0
+    assert (t0 + 64).max() <= crops.total_steps
+
+
+def test_crops_never_mix_songs():
+    # song a plays pitch 60 only, song b pitch 62 only; a 16 x 16 crop sees both rows
+    a = np.array([[60, t, t + 1] for t in range(0, 40, 3)])
+    b = np.array([[62, t, t + 2] for t in range(0, 30, 5)])
+    songs = SongNotes(["a", "b"], np.concatenate([a, b]), np.array([0, len(a), len(a) + len(b)]), 4)
+    crops = RollCrops(songs, size=16)
+    t0, p0 = crops.draw_windows(500, torch.Generator().manual_seed(0))
+    x = crops.window(t0, p0)[:, 0]
+    def has(pitch):
+        row = pitch - p0
+        inside = (row >= 0) & (row < 16)
+        return inside & (x[torch.arange(500), row.clamp(0, 15)].sum(1) > 0)
+    has60, has62 = has(60), has(62)
+    assert not (has60 & has62).any() and (has60 | has62).all() and has60.any() and has62.any()
+
+
+def test_positive_dy_is_transposition_up():
+    songs = SongNotes(["a"], np.array([[60, 0, 4]]), np.array([0, 1]), 4)
+    crops = RollCrops(songs, size=8)
+    x = crops.window(torch.tensor([0]), torch.tensor([56]))  # row i is pitch 56 + i
+    assert x[0, 0, 4, :4].all() and x.sum() == 4
+    up = translate(x, torch.tensor([3]), torch.tensor([0]))
+    assert up[0, 0, 7, :4].all() and up.sum() == 4  # now at row 7 = pitch 63 = 60 + 3
+
+
+def test_bad_crop_size_is_an_error():
+    songs, _ = random_songs()
+    with pytest.raises(MidiDataError, match="image_size"):
+        RollCrops(songs, size=256)
+
+
+def test_split_is_by_song_deterministic_and_stable():
+    names = [f"{i:03d}/{i:03d}.mid" for i in range(1, 401)]
+    split = split_songs(names, 0.1)
+    tr, va = set(split["train"].tolist()), set(split["val"].tolist())
+    assert not tr & va and len(tr | va) == 400 and 20 <= len(va) <= 60
+    again = split_songs(list(reversed(names)), 0.1)  # order does not matter, names do
+    assert sorted(names[i] for i in va) == sorted(names[::-1][i] for i in again["val"])
+    fewer = split_songs(names[:200], 0.1)  # removing songs moves no other song
+    assert {names[i] for i in fewer["val"]} == {names[i] for i in va if i < 200}
+    two = split_songs(["a.mid", "b.mid"], 0.1)
+    assert len(two["train"]) == 1 and len(two["val"]) == 1
+    one = split_songs(["a.mid"], 0.1)
+    assert one["train"].tolist() == one["val"].tolist() == [0]
+    none_held_out = split_songs(names[:10], 0.0)
+    assert none_held_out["train"].tolist() == none_held_out["val"].tolist() == list(range(10))
+
+
+def midi_cfg(folder, cache, **kw):
+    base = dict(data="midi", midi_dir=str(folder), image_size=16, steps_per_quarter=4,
+                val_fraction=0.5, cache_dir=str(cache))
+    return SimpleNamespace(**{**base, **kw})
+
+
+def test_build_roll_source_splits_a_folder_by_song(tmp_path, gen):
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    pitches = list(range(40, 90, 5))
+    for k, p in enumerate(pitches):  # each song its own pitch: a crop tells its song
+        write_midi(folder / f"{k:02d}.mid", [(False, [(t * 240, 240, p) for t in range(40)])])
+    cfg = midi_cfg(folder, tmp_path / "cache")
+    split = split_songs([f"{k:02d}.mid" for k in range(len(pitches))], 0.5)
+    assert len(split["train"]) and len(split["val"])
+    for name in ("train", "val"):
+        src = build_roll_source(cfg, name)
+        t0, p0 = src.draw_windows(300, gen)
+        x = src.window(t0, p0)[:, 0]
+        assert ((x.sum(-1) > 0).sum(-1) == 1).all()  # one song's single pitch per crop
+        found = {int(p0[i] + x[i].sum(-1).argmax()) for i in range(300)}
+        assert found == {pitches[i] for i in split[name]}
+    x = build_roll_source(cfg, "train")(10, gen)
+    assert x.shape == (10, 1, 16, 16) and x.device == gen.device
+
+
+def test_triplets_from_roll_crops(tmp_path, gen):
+    songs, _ = random_songs(seed=5)
+    crops = RollCrops(songs, size=32)
+    b = sample_triplets(crops, 64, max_shift=12, generator=gen)
+    assert b.anchor.shape == (64, 1, 32, 32) and (b.anchor.flatten(1).sum(1) > 0).all()
+    assert not (b.crop1 == b.crop2).flatten(1).all(1).any()
+
+
+def test_bach_source_needs_no_download(gen):
+    cfg = SimpleNamespace(data="bach", image_size=64, steps_per_quarter=4, val_fraction=0.1)
+    train, val = build_roll_source(cfg, "train"), build_roll_source(cfg, "val")
+    x = train(256, gen)
+    assert x.shape == (256, 1, 64, 64) and (x.flatten(1).sum(1) > 0).all()
+    assert val.total_steps < train.total_steps
+    from softfact.data.midi_source import load_bach_chorales
+    songs = load_bach_chorales()
+    assert 380 <= len(songs) <= 440 and len(set(songs.names)) == len(songs)
+    assert 30 <= songs.notes[:, 0].min() and songs.notes[:, 0].max() <= 90  # chorale voices
