@@ -32,6 +32,10 @@ def plot_sweep(agg: list[dict], metrics: list[str], *, weighted: list[str], abla
             ax.errorbar([x], [a[k][0]], yerr=[a[k][1]], marker="s", capsize=3, linestyle="none",
                         label=a["config"])
         ax.set_xscale("symlog", linthresh=0.1)
+        ticks = [a["fact_weight"] for a in grid] + [top * 3 ** (i + 1) for i in range(len(extra))]
+        ax.set_xticks(ticks, [f"{a['fact_weight']:g}" for a in grid] + [a["config"] for a in extra],
+                      fontsize=7, rotation=45)
+        ax.minorticks_off()
         ax.set_title(k, fontsize=10)
         ax.set_xlabel("factorization weight")
         ax.grid(alpha=0.3)
@@ -39,7 +43,8 @@ def plot_sweep(agg: list[dict], metrics: list[str], *, weighted: list[str], abla
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=len(handles), frameon=False)
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.1 / rows + 0.03, top=0.96, hspace=0.55,
-                        wspace=0.3)  # fixed margins: tight_layout costs seconds per figure
+        fig.legend(handles, labels, loc="upper center", ncol=len(handles), frameon=False)
+    h = 3.2 * rows  # inches; fixed margins, as tight_layout costs seconds per figure
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.8 / h, top=1 - 0.75 / h, hspace=0.6,
+                        wspace=0.3)
     return fig
