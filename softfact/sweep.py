@@ -63,8 +63,8 @@ def _check_same(run: Path, cfg: TrainConfig) -> None:
     from softfact.training.checkpoint import load_checkpoint
     saved = load_checkpoint(run)["config"]
     want = cfg.to_dict()
-    diff = [f"{k}: {saved.get(k)!r} vs {v!r}" for k, v in want.items()
-            if k not in _IGNORED and saved.get(k) != v]
+    diff = [f"{k}: {saved[k]!r} vs {v!r}" for k, v in want.items()
+            if k not in _IGNORED and k in saved and saved[k] != v]
     if diff:
         raise ConfigError(f"{run} holds a run with other settings ({'; '.join(diff[:3])}); "
                           f"use another --out")
@@ -156,9 +156,10 @@ def parse(argv: list[str]):
     if any(w < 0 for w in weights):
         raise ConfigError(f"--weights must be >= 0, got {ns.weights!r}")
     overrides = parse_overrides(rest)
-    for k in ("out_dir", "seed"):
+    for k in ("out_dir", "seed", "fact_weight", "use_jepa"):
         if k in overrides:
-            raise ConfigError(f"--{k.replace('_', '-')} is set by the sweep; use --out / --seeds")
+            raise ConfigError(f"--{k.replace('_', '-')} is set by the sweep; use --out, --seeds, "
+                              f"--weights or --configs")
     names = [n.strip() for n in ns.configs.split(",") if n.strip()]
     return ns, weights, overrides, names
 

@@ -65,5 +65,7 @@ def test_grid_and_bad_options():
         sweep.parse(["--weights", "a,b"])
     with pytest.raises(ConfigError, match="seeds"):
         sweep.parse(["--seeds", "0"])
+    with pytest.raises(ConfigError, match="set by the sweep"):
+        sweep.parse(["--fact-weight=2"])
     with pytest.raises(ConfigError, match="unknown config key"):
         sweep.main(["--out", "unused", "--seeds", "1", "--configs", "untrained", "--nosuchkey=1"])
