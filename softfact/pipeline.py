@@ -40,6 +40,9 @@ def evaluate_run(path: str | Path, *, n: int | None = None, seed: int = 0,
     source = build_image_source(cfg, "val")
     metrics, dv = evaluate_encoder(model, source, n=n or cfg.eval_blobs, max_shift=cfg.max_shift,
                                    seed=seed, wrap=cfg.wrap)
+    from softfact.metrics import compute_metrics  # shift-grid metrics: R^2, analogies, MIG, DCI
+    metrics.update(compute_metrics(model, source, max_shift=cfg.max_shift, seed=seed, wrap=cfg.wrap,
+                                   n_images=getattr(cfg, "metric_images", 200)))
     metrics = {"step": state["step"], **metrics}
     out = run_dir_of(path) / "metrics.json"
     old = json.loads(out.read_text()) if out.exists() else {}

@@ -1,0 +1,184 @@
+"""``softfact sweep``: configs x seeds, each trained then evaluated, summarised in a table and plots.
+
+Default grid: the factorization weight in {0, 0.1, 0.3, 1, 3} with the LeJEPA loss on (weight 0
+is "LeJEPA only"), plus "fact-only" (use_jepa false, weight 1) and "untrained" (the freshly
+initialised encoder of each seed, evaluated without a step). Run k of config C goes to
+``OUT/C-s<seed>/``; a run whose metrics.json is complete is skipped, one with a checkpoint is
+resumed, so an interrupted sweep continues where it stopped. Outputs (written atomically):
+``OUT/sweep.csv`` (one row per run), ``OUT/sweep.md`` (mean ± std per config) and
+``OUT/sweep.png`` (every metric against the weight, error bars = std over seeds).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from softfact.config import PRESETS, ConfigError, TrainConfig, parse_overrides, resolve
+from softfact.training.checkpoint import atomic_write
+
+DEFAULT_WEIGHTS = (0.0, 0.1, 0.3, 1.0, 3.0)
+ABLATIONS = ("fact-only", "untrained")
+# CPU-scale defaults (over the preset, under --key=value): the 14 runs of the default grid take
+# about 25 minutes on one heavily shared core, a few minutes on an idle laptop.
+SWEEP_DEFAULTS = {"steps": 500, "batch_size": 64, "warmup_steps": 50, "threads": 1,
+                  "log_every": 100, "ckpt_every": 200, "eval_blobs": 500}
+# Keys a run folder must agree on with the request to be reused.
+_IGNORED = ("out_dir", "threads", "device", "log_every", "ckpt_every", "wandb", "wandb_project")
+
+
+def grid(weights, seeds: int, names: list[str] | None = None) -> list[tuple[str, dict, int]]:
+    """[(config name, its config keys, seed)] for every config and seed, in run order."""
+    configs = {f"w{w:g}": {"use_jepa": True, "fact_weight": float(w)} for w in weights}
+    configs["fact-only"] = {"use_jepa": False, "fact_weight": 1.0}
+    configs["untrained"] = {}
+    if names:
+        bad = [n for n in names if n not in configs]
+        if bad:
+            raise ConfigError(f"unknown sweep config(s) {bad}; choose from {list(configs)}")
+        configs = {n: configs[n] for n in configs if n in names}
+    return [(name, keys, s) for s in range(seeds) for name, keys in configs.items()]
+
+
+def run_config(name: str, keys: dict, seed: int, out: Path, *, preset: str,
+               config_file: str | None, overrides: dict) -> TrainConfig:
+    base = {**SWEEP_DEFAULTS, **overrides, **keys, "seed": seed, "out_dir": str(out / f"{name}-s{seed}")}
+    return resolve(preset, config_file, base)
+
+
+def _is_finished(run: Path, expect_step: int) -> bool:
+    path = run / "metrics.json"
+    if not path.exists():
+        return False
+    m = json.loads(path.read_text())
+    return m.get("step") == expect_step and "r2" in m
+
+
+def _check_same(run: Path, cfg: TrainConfig) -> None:
+    from softfact.training.checkpoint import load_checkpoint
+    saved = load_checkpoint(run)["config"]
+    want = cfg.to_dict()
+    diff = [f"{k}: {saved[k]!r} vs {v!r}" for k, v in want.items()
+            if k not in _IGNORED and k in saved and saved[k] != v]
+    if diff:
+        raise ConfigError(f"{run} holds a run with other settings ({'; '.join(diff[:3])}); "
+                          f"use another --out")
+
+
+def _untrained(cfg: TrainConfig) -> None:
+    """The encoder as train() initialises it for this seed, saved as a step-0 checkpoint."""
+    from softfact.encoders import build_encoder
+    from softfact.training.checkpoint import save_checkpoint
+    torch.manual_seed(cfg.seed)
+    model = build_encoder(cfg)
+    save_checkpoint(Path(cfg.out_dir) / "checkpoint.pt", model=model, optimizer=None, step=0,
+                    cfg=cfg, rng={})
+
+
+def execute(name: str, cfg: TrainConfig) -> dict:
+    """Train (or resume) and evaluate one run unless it is finished; -> its metrics.json."""
+    from softfact.pipeline import evaluate_run
+    from softfact.training import train
+    run = Path(cfg.out_dir)
+    expect = 0 if name == "untrained" else cfg.steps
+    if (run / "checkpoint.pt").exists():
+        _check_same(run, cfg)
+    if not _is_finished(run, expect):
+        if cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
+        if name == "untrained":
+            _untrained(cfg)
+        else:
+            ckpt = run / "checkpoint.pt"
+            done = ckpt.exists() and torch.load(ckpt, map_location="cpu", weights_only=True)["step"] >= cfg.steps
+            if not done:
+                train(cfg, resume=ckpt.exists(), progress=False)
+        evaluate_run(run)
+    return json.loads((run / "metrics.json").read_text())
+
+
+def collect(plan, out: Path, cfgs: dict) -> list[dict]:
+    from softfact.training.runlog import read_metrics
+    rows = []
+    for name, _, seed in plan:
+        run = out / f"{name}-s{seed}"
+        if not (run / "metrics.json").exists():
+            continue
+        cfg = cfgs[(name, seed)]
+        m = json.loads((run / "metrics.json").read_text())
+        log = read_metrics(run)
+        row = {"config": name, "seed": seed, "fact_weight": cfg.fact_weight if name != "untrained" else None,
+               "use_jepa": cfg.use_jepa if name != "untrained" else None, **m}
+        row["train_s"] = log[-1]["time"] if log else 0.0
+        rows.append(row)
+    return rows
+
+
+def write_outputs(rows: list[dict], out: Path, names: list[str], *, plot: bool = True) -> None:
+    from softfact.metrics.summary import aggregate, markdown_table, metric_names, runs_csv
+    agg = aggregate(rows, order=names)
+    atomic_write(out / "sweep.csv", lambda tmp: Path(tmp).write_text(runs_csv(rows)))
+    atomic_write(out / "sweep.md", lambda tmp: Path(tmp).write_text(markdown_table(agg)))
+    metrics = [k for k in metric_names(rows) if k != "train_s"]
+    if not plot or not agg or not metrics:
+        return
+    from softfact.metrics.plots import plot_sweep
+    import matplotlib.pyplot as plt
+    fig = plot_sweep(agg, metrics, weighted=[n for n in names if n.startswith("w")],
+                     ablations=[n for n in names if not n.startswith("w")])
+    atomic_write(out / "sweep.png", lambda tmp: fig.savefig(tmp, format="png", dpi=90))
+    plt.close(fig)
+
+
+def parse(argv: list[str]):
+    p = argparse.ArgumentParser(prog="softfact sweep", description=__doc__.split("\n")[0] +
+                                " Other --key=value options override the training config of every run.")
+    p.add_argument("--out", default="runs/sweep", help="folder of the runs and the summary")
+    p.add_argument("--seeds", type=int, default=2, help="seeds per config (0..N-1)")
+    p.add_argument("--weights", default=",".join(f"{w:g}" for w in DEFAULT_WEIGHTS),
+                   help="factorization weights of the LeJEPA grid, comma-separated")
+    p.add_argument("--configs", default="", help="run only these configs (e.g. w1,fact-only)")
+    p.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
+    p.add_argument("--config", default=None, help="YAML file of config keys for every run")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    ns, rest = p.parse_known_args(argv)
+    if ns.seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {ns.seeds}")
+    try:
+        weights = [float(w) for w in ns.weights.split(",") if w.strip()]
+    except ValueError:
+        raise ConfigError(f"--weights must be comma-separated numbers, got {ns.weights!r}") from None
+    if any(w < 0 for w in weights):
+        raise ConfigError(f"--weights must be >= 0, got {ns.weights!r}")
+    overrides = parse_overrides(rest)
+    for k in ("out_dir", "seed", "fact_weight", "use_jepa"):
+        if k in overrides:
+            raise ConfigError(f"--{k.replace('_', '-')} is set by the sweep; use --out, --seeds, "
+                              f"--weights or --configs")
+    names = [n.strip() for n in ns.configs.split(",") if n.strip()]
+    return ns, weights, overrides, names
+
+
+def main(argv: list[str]) -> int:
+    ns, weights, overrides, names = parse(argv)
+    out = Path(ns.out)
+    plan = grid(weights, ns.seeds, names or None)
+    cfgs = {(n, s): run_config(n, k, s, out, preset=ns.preset, config_file=ns.config,
+                               overrides=overrides) for n, k, s in plan}  # validate all first
+    order = list(dict.fromkeys(n for n, _, _ in plan))
+    t0 = time.perf_counter()
+    bar = tqdm(plan, desc="sweep", unit="run", disable=ns.quiet, dynamic_ncols=True)
+    for name, _, seed in bar:
+        bar.set_postfix_str(f"{name}-s{seed}")
+        execute(name, cfgs[(name, seed)])
+        write_outputs(collect(plan, out, cfgs), out, order, plot=False)  # partial table per run
+    bar.close()
+    write_outputs(collect(plan, out, cfgs), out, order)
+    print(f"sweep: {len(plan)} runs in {time.perf_counter() - t0:.0f} s; "
+          f"table {out / 'sweep.md'}, plot {out / 'sweep.png'}")
+    return 0

@@ -1,0 +1,71 @@
+import csv
+import functools
+
+import pytest
+
+import softfact.metrics
+from softfact import sweep
+from softfact.config import ConfigError
+
+ARGS = ["--seeds", "1", "--weights", "1", "--configs", "w1,untrained", "--quiet",
+        "--steps=5", "--batch-size=16", "--eval-blobs=20", "--warmup-steps=1"]
+
+
+@pytest.fixture(autouse=True)
+def small_metrics(monkeypatch):
+    """Evaluate on 8 images instead of 200 to keep the test fast."""
+    monkeypatch.setattr(softfact.metrics, "compute_metrics",
+                        functools.partial(softfact.metrics.compute_metrics, n_images=8))
+
+
+def test_sweep_writes_table_and_plot_then_skips_finished_runs(tmp_path, monkeypatch):
+    out = tmp_path / "sw"
+    assert sweep.main(["--out", str(out), *ARGS]) == 0
+    rows = list(csv.DictReader((out / "sweep.csv").open()))
+    assert [(r["config"], r["seed"], r["step"]) for r in rows] == [("w1", "0", "5"), ("untrained", "0", "0")]
+    for key in ("r2", "analogy_mrr", "mig", "dci_disentanglement", "angle_pitch_deg"):
+        assert rows[0][key] != ""
+    md = (out / "sweep.md").read_text()
+    assert "| r2 |" in md and "w1 (n=1)" in md and "untrained (n=1)" in md and " ± " in md
+    assert (out / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    stamp = (out / "w1-s0" / "metrics.json").stat().st_mtime_ns
+
+    def boom(*a, **k):
+        raise AssertionError("a finished run was redone")
+    import softfact.pipeline
+    import softfact.training
+    monkeypatch.setattr(softfact.training, "train", boom)
+    monkeypatch.setattr(softfact.pipeline, "evaluate_run", boom)
+    (out / "sweep.md").unlink()
+    assert sweep.main(["--out", str(out), *ARGS]) == 0
+    assert (out / "sweep.md").exists()
+    assert (out / "w1-s0" / "metrics.json").stat().st_mtime_ns == stamp
+    with pytest.raises(ConfigError, match="other settings"):
+        sweep.main(["--out", str(out), *ARGS[:-4], "--steps=6", *ARGS[-3:]])
+
+
+def test_trained_but_unevaluated_run_is_only_evaluated(tmp_path, monkeypatch):
+    out = tmp_path / "sw"
+    args = ["--out", str(out), *ARGS[:4], "--configs", "w1", *ARGS[6:]]
+    assert sweep.main(args) == 0
+    (out / "w1-s0" / "metrics.json").unlink()
+    import softfact.training
+    monkeypatch.setattr(softfact.training, "train", lambda *a, **k: pytest.fail("retrained"))
+    assert sweep.main(args) == 0
+    assert (out / "w1-s0" / "metrics.json").exists()
+
+
+def test_grid_and_bad_options():
+    names = [n for n, _, s in sweep.grid([0, 0.1, 3], 2) if s == 0]
+    assert names == ["w0", "w0.1", "w3", "fact-only", "untrained"]
+    assert dict((n, k) for n, k, _ in sweep.grid([0], 1))["w0"] == {"use_jepa": True, "fact_weight": 0.0}
+    with pytest.raises(ConfigError, match="unknown sweep config"):
+        sweep.grid([1], 1, ["nope"])
+    with pytest.raises(ConfigError, match="weights"):
+        sweep.parse(["--weights", "a,b"])
+    with pytest.raises(ConfigError, match="seeds"):
+        sweep.parse(["--seeds", "0"])
+    with pytest.raises(ConfigError, match="set by the sweep"):
+        sweep.parse(["--fact-weight=2"])
+    with pytest.raises(ConfigError, match="unknown config key"):
+        sweep.main(["--out", "unused", "--seeds", "1", "--configs", "untrained", "--nosuchkey=1"])
