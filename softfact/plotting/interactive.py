@@ -1,7 +1,7 @@
 """The seed's interactive UMAP 3-D views (plotly), written for offline viewing.
 
-Pages reference ``plotly.min.js`` in their own folder (written once beside them), never a
-CDN, so a report folder opens without a network.
+Pages reference ``plotly.min.js`` in their own folder (written beside them, shared by both),
+never a CDN, so a report folder opens without a network.
 """
 from __future__ import annotations
 
@@ -40,9 +40,8 @@ def write_umap3d_html(coords: np.ndarray, *, dy: np.ndarray, dx: np.ndarray,
     from plotly.offline import get_plotlyjs
 
     out_dir = Path(out_dir)
-    bundle = out_dir / "plotly.min.js"
-    if not bundle.exists():
-        write_file(bundle, get_plotlyjs())
+    # rewritten every time: a bundle left by another plotly version could not draw these pages
+    write_file(out_dir / "plotly.min.js", get_plotlyjs())
     paths = {}
     for name, fig in umap3d_figures(coords, dy=dy, dx=dx).items():
         html = pio.to_html(fig, include_plotlyjs="directory", full_html=True,
