@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     from softfact.data.midi_source import build_roll_source
     from softfact.data.triplets import sample_triplets
 
-    res = {"midi_dir": args.midi_dir, "files": len(find_midi_files(Path(args.midi_dir))),
+    res = {"midi_dir": Path(args.midi_dir).name, "files": len(find_midi_files(Path(args.midi_dir))),
            "machine": platform.processor() or platform.machine(), "threads": args.threads}
     with tempfile.TemporaryDirectory() as cache:
         cfg = SimpleNamespace(data="midi", midi_dir=args.midi_dir, steps_per_quarter=4,
