@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from softfact.config import PRESETS, apply, from_dict, parse_overrides, resolve
@@ -105,8 +106,13 @@ COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "report": cmd_report,
             "run": cmd_run, "sweep": cmd_sweep}
 
 
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"softfact: warning: {message}\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    warnings.formatwarning = _one_line_warning  # skipped MIDI files: one line each
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         print("usage: softfact {train,evaluate,report,run,sweep} [options]\n"
               "  run       train, evaluate and write the HTML report (the main job)\n"

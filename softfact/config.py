@@ -31,11 +31,13 @@ class TrainConfig:
     midi_dir: str = ""               # folder of .mid files when data == midi
     steps_per_quarter: int = 4       # piano-roll grid (4 = 16th notes)
     val_fraction: float = 0.1        # share of songs held out for evaluation
+    cache_dir: str = ""              # parsed-roll cache; "" = $SOFTFACT_CACHE or ~/.cache/softfact
     # model
     encoder: str = "toy"             # toy | conv
     latent_dim: int = 16
     width: int = 32                  # conv encoder: channels of the first stage
     depth: int = 4                   # conv encoder: number of stride-2 stages
+    conv_coords: bool = True         # conv encoder: row/column coordinate input channels
     # losses
     fact_weight: float = 1.0         # weight of the factorization loss
     use_jepa: bool = False
@@ -61,7 +63,8 @@ class TrainConfig:
     amp: bool = False                # bf16 autocast for the encoder (losses stay float32)
     log_every: int = 50
     ckpt_every: int = 500
-    eval_blobs: int = 500
+    eval_blobs: int = 500            # images per probe of the seed's protocol
+    metric_images: int = 200         # images (x every shift) for the grid metrics
     out_dir: str = "runs/toy"
     wandb: bool = False
     wandb_project: str = "softfact"
@@ -80,7 +83,7 @@ class TrainConfig:
         if self.crops < 2:
             raise ConfigError(f"config key 'crops' must be >= 2, got {self.crops}")
         for key in ("image_size", "max_shift", "latent_dim", "batch_size", "steps", "log_every",
-                    "ckpt_every", "num_slices", "width", "depth", "eval_blobs"):
+                    "ckpt_every", "num_slices", "width", "depth", "eval_blobs", "metric_images"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"config key '{key}' must be >= 1, got {getattr(self, key)}")
         if not 0.0 <= self.lambd <= 1.0:
@@ -99,7 +102,7 @@ class TrainConfig:
 
 
 # Settings that define the model's shape: a checkpoint must agree on these to be loaded.
-MODEL_KEYS = ("encoder", "latent_dim", "width", "depth", "image_size")
+MODEL_KEYS = ("encoder", "latent_dim", "width", "depth", "conv_coords", "image_size")
 
 PRESETS: dict[str, dict] = {
     # The seed notebook's training run, unchanged.

@@ -60,4 +60,5 @@ def build_encoder(cfg) -> nn.Module:
     if cfg.encoder == "toy":
         return ToyEncoder(cfg.latent_dim)
     from softfact.encoders_conv import ConvEncoder  # real piano-roll crops
-    return ConvEncoder(latent_dim=cfg.latent_dim, width=cfg.width, depth=cfg.depth)
+    return ConvEncoder(latent_dim=cfg.latent_dim, width=cfg.width, depth=cfg.depth,
+                       coords=cfg.conv_coords)

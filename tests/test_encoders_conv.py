@@ -1,10 +1,9 @@
 """ConvEncoder: shapes, parameter counts, per-sample independence, the config hook."""
-from types import SimpleNamespace
-
 import pytest
 import torch
 from torch import nn
 
+from softfact.config import apply, resolve
 from softfact.encoders import build_encoder
 from softfact.encoders_conv import ConvEncoder
 
@@ -58,6 +57,8 @@ def test_coordinates_make_shifts_visible_to_an_untrained_encoder():
 def test_bad_arguments_and_build_encoder():
     with pytest.raises(ValueError):
         ConvEncoder(depth=0)
-    cfg = SimpleNamespace(encoder="conv", latent_dim=12, width=8, depth=3)
+    cfg = resolve("seed", None, {"encoder": "conv", "latent_dim": "12", "width": "8", "depth": "3"})
     enc = build_encoder(cfg)
     assert isinstance(enc, ConvEncoder) and enc(torch.zeros(1, 1, 64, 64)).shape == (1, 12)
+    plain = build_encoder(apply(cfg, {"conv_coords": "false"}))
+    assert sum(p.numel() for p in plain.parameters()) < sum(p.numel() for p in enc.parameters())

@@ -7,7 +7,7 @@ import pytest
 from softfact.data import midi
 from softfact.data.midi import MidiDataError, SongNotes, load_midi_folder, notes_to_roll
 
-from test_midi import write_midi  # noqa: E402  (tests/data is on sys.path under pytest)
+from tests.data.test_midi import write_midi
 
 
 def make_folder(root):

@@ -10,7 +10,7 @@ from softfact.data.midi import MidiDataError, SongNotes, notes_to_roll
 from softfact.data.midi_source import RollCrops, build_roll_source, split_songs
 from softfact.data.triplets import sample_triplets
 
-from test_midi import write_midi  # noqa: E402
+from tests.data.test_midi import write_midi
 
 
 def random_songs(n_songs=4, seed=0):
