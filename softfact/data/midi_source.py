@@ -108,17 +108,39 @@ class RollCrops:
         p0 = (t["pitch"][i] - back[:, 1]).clamp(0, N_PITCHES - S)
         return t0, p0
 
-    def window(self, t0: torch.Tensor, p0: torch.Tensor) -> torch.Tensor:
-        """Crops (n, 1, S, S): pitches p0..p0+S-1 (rows) x global steps t0..t0+S-1 (columns)."""
+    def window(self, t0: torch.Tensor, p0: torch.Tensor, dy: torch.Tensor | None = None,
+               dx: torch.Tensor | None = None, *, wrap: bool = False) -> torch.Tensor:
+        """Crops (n, 1, S, S): pitches p0..p0+S-1 (rows) x global steps t0..t0+S-1 (columns).
+
+        With per-crop (dy, dx) the crop comes out already shifted, exactly as
+        ``translate(window(t0, p0), dy, dx, wrap=wrap)`` but reading only the pixels it keeps.
+        """
         n, S, dev = len(t0), self.size, t0.device
         t = self._tensors(dev)
         ar = torch.arange(S, device=dev)
-        cols = t["packed"][t0[:, None] + ar]                          # (n, S, 16) uint8
+        src_t = ar.expand(n, S) if dx is None else ar - dx[:, None]   # source column per output column
+        src_p = ar.expand(n, S) if dy is None else ar - dy[:, None]   # source row per output row
+        if wrap:
+            src_t, src_p = src_t % S, src_p % S
+        ok_t, ok_p = (src_t >= 0) & (src_t < S), (src_p >= 0) & (src_p < S)
+        cols = t["packed"][t0[:, None] + src_t.clamp(0, S - 1)]       # (n, S, 16) uint8
         bits = (cols[..., None] >> t["bits"]) & 1                     # (n, S, 16, 8)
         roll = bits.reshape(n, S, N_PITCHES)                          # (n, time, pitch)
-        rows = (p0[:, None] + ar).unsqueeze(1).expand(n, S, S)
+        rows = (p0[:, None] + src_p.clamp(0, S - 1)).unsqueeze(1).expand(n, S, S)
         crop = roll.gather(2, rows)                                   # (n, time, pitch window)
+        if dy is not None or dx is not None:
+            crop = crop * (ok_t[:, :, None] & ok_p[:, None, :])      # zero fill
         return crop.transpose(1, 2).unsqueeze(1).float()
+
+    def views(self, n: int, generator: torch.Generator, deltas: list[torch.Tensor], *,
+              wrap: bool = False) -> list[torch.Tensor]:
+        """An anchor crop and one shifted copy per (n, 2) [dy, dx] in ``deltas``.
+
+        Used by the triplet and multi-crop samplers: reading shifted windows directly is much
+        cheaper than shifting large crops pixel by pixel.
+        """
+        t0, p0 = self.draw_windows(n, generator)
+        return [self.window(t0, p0)] + [self.window(t0, p0, d[:, 0], d[:, 1], wrap=wrap) for d in deltas]
 
 
 def load_songs(cfg) -> SongNotes:

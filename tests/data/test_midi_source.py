@@ -143,3 +143,19 @@ def test_bach_source_needs_no_download(gen):
     songs = load_bach_chorales()
     assert 380 <= len(songs) <= 440 and len(set(songs.names)) == len(songs)
     assert 30 <= songs.notes[:, 0].min() and songs.notes[:, 0].max() <= 90  # chorale voices
+
+
+def test_shifted_windows_equal_translated_crops():
+    """RollCrops.views reads shifted windows; they must equal shifting the anchor crop."""
+    from softfact.data.blobs import translate
+    from softfact.data.midi import SongNotes
+    rng = np.random.default_rng(0)
+    notes = np.stack([rng.integers(40, 90, 300), rng.integers(0, 400, 300), np.zeros(300, int)], 1)
+    notes[:, 2] = notes[:, 1] + rng.integers(1, 6, 300)
+    songs = SongNotes(["a", "b"], notes, np.array([0, 150, 300]), 4)
+    crops = RollCrops(songs, size=32)
+    g = torch.Generator().manual_seed(0)
+    d = torch.randint(-12, 13, (64, 2), generator=g)
+    for wrap in (False, True):
+        anchor, shifted = crops.views(64, g, [d], wrap=wrap)
+        assert torch.equal(shifted, translate(anchor, d[:, 0], d[:, 1], wrap=wrap))
