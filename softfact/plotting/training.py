@@ -16,8 +16,11 @@ SCHEME_LABELS = {"pitch": "Pitch only", "time": "Time only", "cross": "Pitch + T
                  "mixed": "Mixed (diagonal)"}
 
 
-def plot_triplets(batch: TripletBatch, *, n_rows: int = 8):
-    """Rows of (anchor, crop 1, crop 2) with scheme-coloured borders and Δ(dy,dx) labels."""
+def plot_triplets(batch: TripletBatch, *, n_rows: int = 8, origin: str = "upper"):
+    """Rows of (anchor, crop 1, crop 2) with scheme-coloured borders and Δ(dy,dx) labels.
+
+    ``origin="lower"`` draws row 0 at the bottom: piano rolls, whose rows are rising pitch.
+    """
     n_rows = min(n_rows, len(batch))
     if n_rows < 1:
         raise ValueError("plot_triplets needs at least one triplet")
@@ -29,7 +32,7 @@ def plot_triplets(batch: TripletBatch, *, n_rows: int = 8):
         for j, (img, title) in enumerate(zip(images, ("Anchor", "Crop 1", "Crop 2"))):
             ax = axes[i, j]
             ax.imshow(img[0].detach().cpu().numpy(), cmap="gray", vmin=0, vmax=1,
-                      interpolation="nearest")
+                      interpolation="nearest", origin=origin)
             if i == 0:
                 ax.set_title(title, fontsize=14)
             ax.set_xticks([]), ax.set_yticks([])

@@ -29,7 +29,8 @@ def _figures(a, cfg, source, rows, *, seed: int, n_triplets: int) -> dict:
     g = torch.Generator().manual_seed(seed + 2)
     batch = sample_triplets(source, n_triplets, max_shift=cfg.max_shift, generator=g,
                             wrap=cfg.wrap, schemes=cfg.scheme_list())
-    figs = {"triplets": plot_triplets(batch, n_rows=n_triplets)}
+    origin = "upper" if cfg.data == "blobs" else "lower"  # piano rolls: high notes on top
+    figs = {"triplets": plot_triplets(batch, n_rows=n_triplets, origin=origin)}
     if rows:
         figs["loss_curve"] = plot_loss_curve(rows)
     figs["cosine_cross"] = plot_cosine_cross(a.cross, a.cosines)

@@ -42,6 +42,9 @@ def test_triplet_figure_labels_and_colours(tmp_path, gen):
     assert axes[0, 0].get_title() == "Anchor"
     save_figure(fig, tmp_path / "triplets.png")
     assert_png(tmp_path / "triplets.png")
+    assert axes[0, 0].images[0].origin == "upper"  # blobs as the seed draws them
+    rolls = np.array(plot_triplets(batch, n_rows=6, origin="lower").axes).reshape(6, 3)
+    assert rolls[0, 0].images[0].origin == "lower"  # piano rolls: high notes on top
 
 
 def test_loss_curve_raw_and_moving_average(tmp_path):
