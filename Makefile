@@ -17,8 +17,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# each demo gets its own run folder, so a second `make demo` never touches the first
+DEMO_DIR ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 demo: $(STAMP)
-	$(BIN)/softfact run --preset cpu --out-dir runs/demo $(ARGS)
+	$(BIN)/softfact run --preset cpu --out-dir $(DEMO_DIR) $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(ARGS)
