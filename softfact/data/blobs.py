@@ -3,10 +3,20 @@
 The distribution is the seed's ``make_blob``: three axis-aligned rectangles with top-left
 corner (r, c) uniform in [0, size-4] and height/width uniform in [1, 3], then a vertical and
 a horizontal flip, each with probability 1/2. Rows are pitch (dy), columns are time (dx).
+
+Images are drawn as *row masks*: one integer per image row whose bit j is pixel (row, j).
+Shifting a blob image is then a gather along rows and a bit shift along columns, two images
+are equal exactly when their masks are, and pixels are written once, at the end, by a table
+lookup. This keeps the sampler two orders of magnitude faster than drawing images one by one.
 """
 from __future__ import annotations
 
+import functools
+
 import torch
+import torch.nn.functional as F
+
+MAX_MASK_SIZE = 62  # row masks live in int64; larger images use ``render_blobs``
 
 
 def draw_blob_params(n: int, *, size: int = 16, n_blobs: int = 3,
@@ -30,7 +40,7 @@ def draw_blob_params(n: int, *, size: int = 16, n_blobs: int = 3,
 
 
 def render_blobs(r, c, h, w, *, size: int = 16, dy=None, dx=None, wrap: bool = False) -> torch.Tensor:
-    """Draw rectangles (n, k) moved by per-image (dy, dx) -> (n, 1, size, size).
+    """Draw rectangles (n, k) moved by per-image (dy, dx) -> (n, 1, size, size), any size.
 
     Moving the rectangles equals shifting the drawn image: clipped at the border (zero
     fill, the seed's ``shift_no_wrap``) or modulo the size (``torch.roll``) when ``wrap``.
@@ -47,6 +57,52 @@ def render_blobs(r, c, h, w, *, size: int = 16, dy=None, dx=None, wrap: bool = F
     return torch.bmm(rows.transpose(1, 2), cols).clamp_(max=1.0).unsqueeze(1)
 
 
+def blob_masks(r, c, h, w, *, size: int = 16) -> torch.Tensor:
+    """Rectangles (n, k) -> (n, size) int64 row masks (bit j of row i = pixel (i, j))."""
+    if size > MAX_MASK_SIZE:
+        raise ValueError(f"row masks hold at most {MAX_MASK_SIZE} columns, got size {size}")
+    ar = torch.arange(size, device=r.device)
+    in_rect = (ar >= r[..., None]) & (ar < (r + h)[..., None])   # (n, k, size)
+    per_rect = in_rect * (((1 << w) - 1) << c)[..., None]         # the rectangle's bits per row
+    out = per_rect[:, 0]
+    for j in range(1, per_rect.shape[1]):  # union of the k rectangles
+        out = out | per_rect[:, j]
+    return out
+
+
+def shift_masks(masks: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, *, size: int,
+                wrap: bool = False) -> torch.Tensor:
+    """Row masks (n, size) shifted per image by (dy, dx), as ``translate`` shifts pixels."""
+    ar = torch.arange(size, device=masks.device)
+    src = ar - dy.view(-1, 1)                                       # source row per row
+    full = (1 << size) - 1
+    dx = dx.view(-1, 1)
+    if wrap:
+        out = masks.gather(1, src % size)
+        s = dx % size
+        return ((out << s) | (out >> (size - s))) & full
+    inside = (src >= 0) & (src < size)
+    out = masks.gather(1, src.clamp(0, size - 1)) * inside
+    return torch.where(dx >= 0, (out << dx.clamp(min=0)) & full, out >> (-dx).clamp(min=0))
+
+
+@functools.lru_cache(maxsize=8)
+def _bit_table(bits: int, device: torch.device) -> torch.Tensor:
+    """(2**bits, bits) float table: row v holds the bits of v, lowest first."""
+    v = torch.arange(1 << bits, device=device)
+    return ((v[:, None] >> torch.arange(bits, device=device)) & 1).float()
+
+
+def masks_to_images(masks: torch.Tensor, *, size: int) -> torch.Tensor:
+    """Row masks (n, size) -> float images (n, 1, size, size), pixels written once."""
+    bits = min(size, 16)
+    chunks = -(-size // bits)
+    idx = masks if chunks == 1 else (
+        (masks[..., None] >> (bits * torch.arange(chunks, device=masks.device))) & ((1 << bits) - 1))
+    img = F.embedding(idx, _bit_table(bits, masks.device))
+    return img.flatten(-2)[..., :size].unsqueeze(1) if chunks > 1 else img.unsqueeze(1)
+
+
 def make_blobs(n: int, *, size: int = 16, n_blobs: int = 3,
                generator: torch.Generator | None = None,
                device: torch.device | str | None = None) -> torch.Tensor:
@@ -59,12 +115,18 @@ def make_blobs(n: int, *, size: int = 16, n_blobs: int = 3,
     torch.Size([4, 1, 16, 16])
     """
     params = draw_blob_params(n, size=size, n_blobs=n_blobs, generator=generator, device=device)
-    return render_blobs(*params, size=size)
+    if size > MAX_MASK_SIZE:
+        return render_blobs(*params, size=size)
+    return masks_to_images(blob_masks(*params, size=size), size=size)
 
 
 class BlobSource:
     """The toy image source: ``source(n, generator)`` draws anchors; ``views`` draws an
-    anchor and shifted copies together by moving rectangles (no pixel gathers)."""
+    anchor and shifted copies of it together.
+
+    ``views(..., packed=True)`` returns row masks instead of pixels (equal masks = equal
+    images), which the samplers compare and select cheaply before ``unpack`` writes pixels.
+    """
 
     def __init__(self, size: int = 16, n_blobs: int = 3):
         self.size, self.n_blobs = size, n_blobs
@@ -73,15 +135,19 @@ class BlobSource:
         return make_blobs(n, size=self.size, n_blobs=self.n_blobs, generator=generator)
 
     def views(self, n: int, generator: torch.Generator, deltas: list[torch.Tensor], *,
-              wrap: bool = False) -> list[torch.Tensor]:
+              wrap: bool = False, packed: bool = False) -> list[torch.Tensor]:
         """Anchor plus one view per (n, 2) [dy, dx] tensor in ``deltas``."""
         params = draw_blob_params(n, size=self.size, n_blobs=self.n_blobs, generator=generator)
-        v = len(deltas) + 1
-        zero = torch.zeros(n, 2, dtype=torch.long, device=params[0].device)
-        d = torch.cat([zero, *deltas])  # (v * n, 2): all views drawn in one call
-        img = render_blobs(*(p.repeat(v, 1) for p in params), size=self.size,
-                           dy=d[:, 0], dx=d[:, 1], wrap=wrap)
-        return list(img.split(n))
+        if self.size > MAX_MASK_SIZE:  # too wide for row masks: draw pixels ("packed" = pixels)
+            return [render_blobs(*params, size=self.size)] + [
+                render_blobs(*params, size=self.size, dy=d[:, 0], dx=d[:, 1], wrap=wrap) for d in deltas]
+        anchor = blob_masks(*params, size=self.size)
+        out = [anchor] + [shift_masks(anchor, d[:, 0], d[:, 1], size=self.size, wrap=wrap) for d in deltas]
+        return out if packed else [self.unpack(m) for m in out]
+
+    def unpack(self, packed: torch.Tensor) -> torch.Tensor:
+        """What ``views(..., packed=True)`` returned -> float images (n, 1, size, size)."""
+        return packed if packed.dim() == 4 else masks_to_images(packed, size=self.size)
 
 
 def translate(x: torch.Tensor, dy: torch.Tensor | int, dx: torch.Tensor | int, *,

@@ -17,9 +17,10 @@ from softfact.data.blobs import translate
 
 @dataclass
 class MultiCropBatch:
-    anchor: torch.Tensor  # (B, C, H, W)
-    crops: torch.Tensor   # (B, K, C, H, W)
-    deltas: torch.Tensor  # (B, K, 2) long, [dy, dx] of each crop
+    anchor: torch.Tensor    # (B, C, H, W)
+    crops: torch.Tensor     # (B, K, C, H, W)
+    deltas: torch.Tensor    # (B, K, 2) long, [dy, dx] of each crop
+    distinct: torch.Tensor  # (B, K, K) bool: crops i and j differ (identical crops carry no signal)
 
     def __len__(self) -> int:
         return self.anchor.shape[0]
@@ -42,9 +43,15 @@ def sample_multicrop(image_fn, n: int, *, crops: int, max_shift: int, generator:
     """``n`` anchors with ``crops`` shifted crops each (see the module docstring)."""
     deltas = sample_crop_shifts(n, crops, max_shift=max_shift, generator=generator)
     per_crop = list(deltas.unbind(1))
+    packed = hasattr(image_fn, "unpack")  # compare compact views, write pixels last
     if hasattr(image_fn, "views"):
-        anchor, *views = image_fn.views(n, generator, per_crop, wrap=wrap)
+        anchor, *views = image_fn.views(n, generator, per_crop, wrap=wrap,
+                                        **({"packed": True} if packed else {}))
     else:
         anchor = image_fn(n, generator)
         views = [translate(anchor, d[:, 0], d[:, 1], wrap=wrap) for d in per_crop]
-    return MultiCropBatch(anchor, torch.stack(views, 1), deltas)
+    v = torch.stack(views, 1).flatten(2)                        # (n, K, -1)
+    distinct = (v[:, :, None] != v[:, None, :]).any(-1)
+    if packed:
+        anchor, views = image_fn.unpack(anchor), [image_fn.unpack(x) for x in views]
+    return MultiCropBatch(anchor, torch.stack(views, 1), deltas, distinct)

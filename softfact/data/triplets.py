@@ -84,11 +84,13 @@ def sample_shifts(n: int, *, max_shift: int, generator: torch.Generator,
 def sample_triplets(image_fn: ImageFn, batch_size: int, *, max_shift: int,
                     generator: torch.Generator, wrap: bool = False,
                     schemes: tuple[str, ...] = SCHEMES[:3]) -> TripletBatch:
-    """Draw a full batch of triplets, redrawing (in whole-batch rounds) identical crop pairs.
+    """Draw a full batch of triplets, redrawing every triplet whose two crops are identical.
 
     ``image_fn(n, generator)`` returns (n, C, H, W) anchor images on the generator's device;
-    a source with a ``views(n, generator, [delta1, delta2], wrap=)`` method (``BlobSource``)
-    draws the anchor and both crops itself, which is faster than shifting pixels.
+    a source with a ``views(n, generator, [delta1, delta2], wrap=)`` method draws the anchor
+    and both crops itself, which is faster than shifting pixels. A source that also has
+    ``unpack`` (``BlobSource``) is asked for ``packed`` views (compact tensors whose rows are
+    equal exactly when the images are), compared and selected before pixels are written.
 
     >>> from softfact.data.blobs import make_blobs
     >>> g = torch.Generator().manual_seed(0)
@@ -96,27 +98,32 @@ def sample_triplets(image_fn: ImageFn, batch_size: int, *, max_shift: int,
     >>> b.anchor.shape, b.target.shape
     (torch.Size([8, 1, 16, 16]), torch.Size([8]))
     """
+    packed = hasattr(image_fn, "unpack")  # compare and select compact views, write pixels last
+
     def draw(n: int):
         scheme, d1, d2 = sample_shifts(n, max_shift=max_shift, generator=generator, schemes=schemes)
         if hasattr(image_fn, "views"):  # a source that draws shifted views directly
-            img, c1, c2 = image_fn.views(n, generator, [d1, d2], wrap=wrap)
+            kw = {"packed": True} if packed else {}
+            img, c1, c2 = image_fn.views(n, generator, [d1, d2], wrap=wrap, **kw)
         else:
             img = image_fn(n, generator)
             c1 = translate(img, d1[:, 0], d1[:, 1], wrap=wrap)
             c2 = translate(img, d2[:, 0], d2[:, 1], wrap=wrap)
         return [img, c1, c2, scheme, d1, d2]
 
-    parts = draw(batch_size)
-    bad = (parts[1] == parts[2]).flatten(1).all(1)
-    redraws = 0
-    while True:  # redraw only the failed rows, in place: a round costs what it redraws
-        idx = bad.nonzero().squeeze(1)
-        if idx.numel() == 0:
-            break
-        redraws += idx.numel()
-        new = draw(idx.numel())
-        for t, v in zip(parts, new):
-            t[idx] = v
-        bad[idx] = (new[1] == new[2]).flatten(1).all(1)
+    # Rejection sampling in rounds: draw a few more triplets than needed (the seed redraws
+    # about 1 in 12), keep the first ones whose crops differ. Keeping the first n accepted of
+    # i.i.d. draws is the seed's per-sample redraw loop, batched.
+    chunks, need, redraws = [], batch_size, 0
+    while need > 0:
+        m = need + need // 8 + 16
+        parts = draw(m)
+        keep = (parts[1] != parts[2]).flatten(1).any(1).nonzero().squeeze(1)[:need]
+        redraws += (int(keep[-1]) + 1 - need) if len(keep) == need else m - len(keep)
+        chunks.append([p.index_select(0, keep) for p in parts])
+        need -= len(keep)
+    parts = chunks[0] if len(chunks) == 1 else [torch.cat(c) for c in zip(*chunks)]
+    if packed:
+        parts[:3] = [image_fn.unpack(p) for p in parts[:3]]
     img, c1, c2, scheme, d1, d2 = parts
     return TripletBatch(img, c1, c2, shift_cosine(d1, d2), scheme, d1, d2, redraws=redraws)

@@ -75,9 +75,8 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig) -> dict:
     za = z[:n]
     if multi:
         zc = z[n:].view(n, -1, z.shape[-1])
-        c = batch.crops.flatten(2)
-        valid = ~(c[:, :, None] == c[:, None, :]).all(-1)  # identical crops carry no signal
-        fact = pairwise_factorization_loss(z_anchor=za, z_crops=zc, deltas=batch.deltas, valid=valid)
+        fact = pairwise_factorization_loss(z_anchor=za, z_crops=zc, deltas=batch.deltas,
+                                           valid=batch.distinct)
         views, deltas = list(zc.unbind(1)), list(batch.deltas.unbind(1))
     else:
         z1, z2 = z[n:].split(n)

@@ -77,3 +77,34 @@ def test_blob_source_views_and_generic_path_agree_in_distribution(gen):
     assert torch.equal(fast.crop1, translate(fast.anchor, fast.delta1[:, 0], fast.delta1[:, 1]))
     assert abs(fast.anchor.mean() - slow.anchor.mean()) < 0.003
     assert abs(fast.redraws - slow.redraws) / 20000 < 0.01
+
+
+def test_row_masks_equal_rendered_pixels_at_any_size(gen):
+    """Row masks, shifted by bits and gathers, draw exactly what moving the rectangles draws."""
+    from softfact.data.blobs import (blob_masks, draw_blob_params, masks_to_images, render_blobs,
+                                     shift_masks)
+    for size in (4, 7, 16, 17, 33, 62):
+        params = draw_blob_params(150, size=size, generator=gen)
+        dy = torch.randint(-size - 2, size + 3, (150,), generator=gen)
+        dx = torch.randint(-size - 2, size + 3, (150,), generator=gen)
+        masks = blob_masks(*params, size=size)
+        assert torch.equal(masks_to_images(masks, size=size), render_blobs(*params, size=size))
+        for wrap in (False, True):
+            got = masks_to_images(shift_masks(masks, dy, dx, size=size, wrap=wrap), size=size)
+            assert torch.equal(got, render_blobs(*params, size=size, dy=dy, dx=dx, wrap=wrap)), (size, wrap)
+
+
+def test_blob_source_packed_views_and_large_images(gen):
+    from softfact.data import BlobSource
+    d = [torch.tensor([[1, 0], [0, -2]]), torch.tensor([[0, 3], [-1, 0]])]
+    src = BlobSource(16)
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    packed = src.views(2, g1, d, packed=True)
+    pixels = src.views(2, g2, d)
+    assert packed[0].shape == (2, 16) and packed[0].dtype == torch.int64
+    for p, x in zip(packed, pixels):
+        assert torch.equal(src.unpack(p), x)
+    big = BlobSource(70)  # wider than a row mask: drawn as pixels, same interface
+    views = big.views(3, gen, [torch.tensor([[2, 1]] * 3)], packed=True)
+    assert views[0].shape == (3, 1, 70, 70) and torch.equal(big.unpack(views[1]), views[1])
+    assert torch.equal(views[1], translate(views[0], 2, 1))

@@ -19,3 +19,6 @@ def test_crops_are_the_stated_shifts_for_both_sources(gen):
         for k in range(4):
             want = translate(b.anchor, b.deltas[:, k, 0], b.deltas[:, k, 1])
             assert torch.equal(b.crops[:, k], want)
+        flat = b.crops.flatten(2)
+        same = (flat[:, :, None] == flat[:, None, :]).all(-1)
+        assert torch.equal(b.distinct, ~same)
