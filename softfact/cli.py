@@ -61,7 +61,7 @@ def cmd_evaluate(argv: list[str]) -> int:
     ns = p.parse_args(argv)
     from softfact.evaluation import format_table
     from softfact.pipeline import evaluate_run, run_dir_of
-    metrics, _ = evaluate_run(ns.run, n=ns.n, seed=ns.seed)
+    metrics = evaluate_run(ns.run, n=ns.n, seed=ns.seed)[0]
     print(format_table(metrics))
     print(f"written: {run_dir_of(ns.run) / 'metrics.json'}")
     return 0

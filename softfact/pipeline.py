@@ -6,10 +6,12 @@ from pathlib import Path
 
 import torch
 
+from softfact.analysis.grids import ShiftGrid, encode_shift_grid
 from softfact.config import TrainConfig
 from softfact.data.sources import build_image_source
 from softfact.encoders import build_encoder
-from softfact.evaluation import evaluate_encoder
+from softfact.evaluation import DiffVectors, evaluate_encoder
+from softfact.metrics import metrics_from_grid
 from softfact.training.checkpoint import (atomic_write, load_checkpoint, load_model_weights,
                                           resolve_checkpoint_path)
 
@@ -34,17 +36,22 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def evaluate_run(path: str | Path, *, n: int | None = None, seed: int = 0,
-                 device: str = "cpu") -> tuple[dict, object]:
-    """Evaluate a run with the seed's protocol (validation songs for MIDI data)."""
+                 device: str = "cpu") -> tuple[dict, DiffVectors, ShiftGrid]:
+    """Evaluate a run with the seed's protocol and the shift-grid metrics, write metrics.json.
+
+    On MIDI data only validation songs are used. Returns (metrics, the probe's difference
+    vectors, the encoded shift grid of ``metric_images`` images), so that the report can
+    draw from the same encodings instead of encoding them again.
+    """
     model, cfg, state = load_run(path, device)
     source = build_image_source(cfg, "val")
     metrics, dv = evaluate_encoder(model, source, n=n or cfg.eval_blobs, max_shift=cfg.max_shift,
                                    seed=seed, wrap=cfg.wrap)
-    from softfact.metrics import compute_metrics  # shift-grid metrics: R^2, analogies, MIG, DCI
-    metrics.update(compute_metrics(model, source, max_shift=cfg.max_shift, seed=seed, wrap=cfg.wrap,
-                                   n_images=getattr(cfg, "metric_images", 200)))
+    grid = encode_shift_grid(model, source, n_images=cfg.metric_images, max_shift=cfg.max_shift,
+                             generator=torch.Generator().manual_seed(seed + 1), wrap=cfg.wrap)
+    metrics.update(metrics_from_grid(grid.z, seed=seed))  # R^2, analogies, MIG, DCI, ...
     metrics = {"step": state["step"], **metrics}
     out = run_dir_of(path) / "metrics.json"
     old = json.loads(out.read_text()) if out.exists() else {}
     write_json(out, {**old, **metrics})
-    return metrics, dv
+    return metrics, dv, grid

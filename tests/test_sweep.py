@@ -1,21 +1,12 @@
 import csv
-import functools
 
 import pytest
 
-import softfact.metrics
 from softfact import sweep
 from softfact.config import ConfigError
 
-ARGS = ["--seeds", "1", "--weights", "1", "--configs", "w1,untrained", "--quiet",
+ARGS = ["--seeds", "1", "--weights", "1", "--configs", "w1,untrained", "--quiet", "--metric-images=8",
         "--steps=5", "--batch-size=16", "--eval-blobs=20", "--warmup-steps=1"]
-
-
-@pytest.fixture(autouse=True)
-def small_metrics(monkeypatch):
-    """Evaluate on 8 images instead of 200 to keep the test fast."""
-    monkeypatch.setattr(softfact.metrics, "compute_metrics",
-                        functools.partial(softfact.metrics.compute_metrics, n_images=8))
 
 
 def test_sweep_writes_table_and_plot_then_skips_finished_runs(tmp_path, monkeypatch):

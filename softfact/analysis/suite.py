@@ -38,10 +38,12 @@ def analyse(encoder, image_fn, *, max_shift: int = 4, wrap: bool = False, seed: 
             n_probe: int = 500, n_svd: int = 50, n_points_images: int = 200,
             kpca_components: int = 4, kpca_gamma: float = 1.0, kpca_max_exact: int = 6000,
             kpca_landmarks: int = 1000, umap: bool = True,
-            probe: tuple[dict, DiffVectors] | None = None, batch_size: int = 4096) -> Analysis:
+            probe: tuple[dict, DiffVectors] | None = None, grid: ShiftGrid | None = None,
+            batch_size: int = 4096) -> Analysis:
     """Run the seed's analyses on ``encoder`` ((B, 1, H, W) -> (B, D)) and ``image_fn``.
 
-    ``probe``: an already computed ``evaluate_encoder`` result to reuse (same seed and sizes).
+    ``probe``: an already computed ``evaluate_encoder`` result to reuse (same seed and sizes);
+    ``grid``: an already encoded shift grid to reuse when it holds enough images.
     """
     timings = {}
     t = time.perf_counter()
@@ -53,9 +55,11 @@ def analyse(encoder, image_fn, *, max_shift: int = 4, wrap: bool = False, seed: 
     timings["probes"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    g = torch.Generator().manual_seed(seed + 1)
-    grid = encode_shift_grid(encoder, image_fn, n_images=max(n_svd, n_points_images),
-                             max_shift=max_shift, generator=g, wrap=wrap, batch_size=batch_size)
+    n_grid = max(n_svd, n_points_images)
+    if grid is None or grid.n_images < n_grid or len(grid.shifts) != 2 * max_shift + 1:
+        g = torch.Generator().manual_seed(seed + 1)
+        grid = encode_shift_grid(encoder, image_fn, n_images=n_grid, max_shift=max_shift,
+                                 generator=g, wrap=wrap, batch_size=batch_size)
     timings["encode_grid"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -6,12 +6,14 @@ import torch
 
 from softfact.metrics.algebra import additivity_error, analogy_pairs, analogy_scores
 from softfact.metrics.disentangle import FactorRotation, dci, mig
-from softfact.metrics.grid import differences, encode_grid, flat_samples, split_images
+from softfact.analysis.grids import encode_shift_grid
+from softfact.metrics.grid import differences, flat_samples, split_images
 from softfact.metrics.linear import factor_accuracy, shift_r2
 
 
 def metrics_from_grid(Z: np.ndarray, *, seed: int = 0) -> dict[str, float]:
     """Every metric of a grid Z (n, S, S, D); fitted parts train on half the images, score on the rest."""
+    Z = np.asarray(Z, dtype=np.float64)
     d = differences(Z)
     train, test = split_images(Z.shape[0], seed=seed)
     out = {}
@@ -39,7 +41,6 @@ def compute_metrics(encoder, image_fn, *, max_shift: int = 4, seed: int = 0, wra
     """
     if n_images < 4:
         raise ValueError(f"n_images must be >= 4 (half fit, half held out), got {n_images}")
-    g = torch.Generator().manual_seed(seed)
-    images = image_fn(n_images, g).cpu()
-    Z = encode_grid(encoder, images, max_shift, wrap=wrap)
-    return metrics_from_grid(Z, seed=seed)
+    grid = encode_shift_grid(encoder, image_fn, n_images=n_images, max_shift=max_shift,
+                             generator=torch.Generator().manual_seed(seed), wrap=wrap)
+    return metrics_from_grid(grid.z, seed=seed)

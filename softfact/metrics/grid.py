@@ -3,14 +3,11 @@
 A grid is the array ``Z`` (n, S, S, D) with S = 2m + 1: ``Z[i, a, b]`` embeds image i shifted
 by (dy, dx) = (a - m, b - m). Difference vectors ``d = Z - Z[:, m, m]`` are z(shifted) - z(anchor);
 every metric in this package is a pure function of ``Z`` (or ``d``) and the shift values.
+Grids are built and encoded by ``softfact.analysis.encode_shift_grid`` (``ShiftGrid.z`` is Z).
 """
 from __future__ import annotations
 
 import numpy as np
-import torch
-
-from softfact.analysis.encode import encode
-from softfact.data.blobs import translate
 
 
 def shift_values(max_shift: int) -> np.ndarray:
@@ -18,27 +15,6 @@ def shift_values(max_shift: int) -> np.ndarray:
     if max_shift < 1:
         raise ValueError(f"max_shift must be >= 1, got {max_shift}")
     return np.arange(-max_shift, max_shift + 1)
-
-
-def grid_images(images: torch.Tensor, max_shift: int, *, wrap: bool = False) -> torch.Tensor:
-    """(n, C, H, W) -> (n * S * S, C, H, W): image-major, then dy, then dx."""
-    s = torch.as_tensor(shift_values(max_shift))
-    n, S = images.shape[0], len(s)
-    dy = s.repeat_interleave(S).repeat(n)   # (n*S*S,)
-    dx = s.repeat(S).repeat(n)
-    x = images.repeat_interleave(S * S, dim=0)
-    return translate(x, dy.to(x.device), dx.to(x.device), wrap=wrap)
-
-
-def encode_grid(encoder, images: torch.Tensor, max_shift: int, *, wrap: bool = False,
-                batch_size: int = 512) -> np.ndarray:
-    """Encode every shift of every image once -> Z (n, S, S, D) float64.
-
-    Batches of 512 run about twice as fast as 4096 on a CPU (the activations stay in cache).
-    """
-    S = 2 * max_shift + 1
-    z = encode(encoder, grid_images(images, max_shift, wrap=wrap), batch_size=batch_size)
-    return z.double().numpy().reshape(images.shape[0], S, S, -1)
 
 
 def differences(Z: np.ndarray) -> np.ndarray:

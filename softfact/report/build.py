@@ -53,12 +53,12 @@ def build_report(run_dir: str | Path, *, seed: int = 0, umap: bool = True,
     t0 = time.perf_counter()
     out = run_dir_of(run_dir)
     model, cfg, state = load_run(out)
-    probe = evaluate_run(out, n=n_probe, seed=seed)
+    *probe, grid = evaluate_run(out, n=n_probe, seed=seed)
     t_probe = time.perf_counter() - t0
     source = build_image_source(cfg, "val")
     a = analyse(model, source, max_shift=cfg.max_shift, wrap=cfg.wrap, seed=seed,
                 n_svd=n_svd, n_points_images=n_points_images, kpca_max_exact=kpca_max_exact,
-                kpca_landmarks=kpca_landmarks, umap=umap, probe=probe)
+                kpca_landmarks=kpca_landmarks, umap=umap, probe=tuple(probe), grid=grid)
     a.timings["probes"] = t_probe
 
     mpath = out / "metrics.json"

@@ -3,7 +3,7 @@ import torch
 
 from softfact.data.blobs import make_blobs, translate
 from softfact.metrics import compute_metrics
-from softfact.metrics.grid import grid_images
+from softfact.analysis.grids import grid_images
 
 D = 8
 
@@ -35,7 +35,7 @@ class OracleEncoder(torch.nn.Module):
 
 def test_grid_images_order():
     x = marked_blobs(2, torch.Generator().manual_seed(0))
-    g = grid_images(x, 2, wrap=True)
+    g = grid_images(x, max_shift=2, wrap=True)
     assert g.shape == (2 * 25, 1, 16, 16)
     # image 1, dy = -1 (row 1), dx = +2 (col 4)
     assert torch.equal(g[25 + 1 * 5 + 4], translate(x[1:2], -1, 2, wrap=True)[0])
