@@ -82,6 +82,9 @@ class TrainConfig:
             raise ConfigError(f"config key 'schemes' must list names from {SCHEMES}, got {self.schemes!r}")
         if self.crops < 2:
             raise ConfigError(f"config key 'crops' must be >= 2, got {self.crops}")
+        if self.crops > 2 and self.scheme_list() != SCHEMES[:3]:
+            raise ConfigError(f"config key 'schemes' ({self.schemes!r}) needs crops: 2; with "
+                              f"crops: {self.crops} half the crops move in pitch, half in time")
         for key in ("image_size", "max_shift", "latent_dim", "batch_size", "steps", "log_every",
                     "ckpt_every", "num_slices", "width", "depth", "eval_blobs", "metric_images"):
             if getattr(self, key) < 1:
