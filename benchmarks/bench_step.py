@@ -6,7 +6,8 @@ the FLOP floor measured on the same machine in the same run.
 * seed end to end: the same step fed by the notebook's DataLoader (per-sample __getitem__,
   2 worker processes), steady state;
 * softfact step: ``sample_triplets`` + ``softfact.training.loop.compute_losses`` + backward
-  + Adam step (the body of ``softfact.training.train``), data included;
+  + Adam step (the body of ``softfact.training.train``: channels_last model, one forward pass
+  over the three views in slices of ``chunk`` images), data included;
 * floor: 3 views x batch x 3 (forward + backward) x ToyEncoder forward FLOPs (counted from
   the layers: 2.44 MFLOP per 16x16 image), divided by the float32 ``torch.mm`` speed
   measured at the same thread count.
@@ -24,7 +25,7 @@ from softfact.config import resolve
 from softfact.data.blobs import make_blobs
 from softfact.data.sources import build_image_source
 from softfact.data.triplets import sample_triplets
-from softfact.encoders import build_encoder
+from softfact.encoders import ChunkedEncoder, build_encoder
 from softfact.training.loop import compute_losses, make_optimizer
 
 
@@ -58,10 +59,12 @@ class SoftfactStep:
     """The loop body of softfact.training.train for a given batch size."""
 
     def __init__(self, batch: int, seed_: int = 0):
-        self.cfg = resolve("cpu", overrides={"batch_size": batch, "device": "cpu"})
+        # the seed's triplets (3 views per anchor), through the CPU preset's step settings
+        self.cfg = resolve("cpu", overrides={"batch_size": batch, "device": "cpu", "crops": 2})
         torch.manual_seed(seed_)
-        self.model = build_encoder(self.cfg)
-        self.opt = make_optimizer(self.cfg, self.model)
+        model = build_encoder(self.cfg).to(memory_format=torch.channels_last)  # as train() does
+        self.model = ChunkedEncoder(model, self.cfg.chunk)
+        self.opt = make_optimizer(self.cfg, model)
         self.source = build_image_source(self.cfg, "train")
         self.gen = torch.Generator().manual_seed(seed_)
         self.step = 0

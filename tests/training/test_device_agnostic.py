@@ -12,7 +12,8 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from softfact.config import TrainConfig
-from softfact.data.blobs import make_blobs
+from softfact.data.blobs import BlobSource, make_blobs
+from softfact.data.multicrop import sample_multicrop
 from softfact.data.triplets import sample_triplets
 from softfact.encoders import build_encoder
 from softfact.training.loop import compute_losses
@@ -68,9 +69,13 @@ def test_recorder_sees_a_transfer(gen):
     assert rec.calls == ["cpu", "item", "to(cpu)"]
 
 
+@pytest.mark.parametrize("source", ["blob-source", "image-fn"])
 @pytest.mark.parametrize("schemes", [("pitch", "time", "cross"), ("pitch", "time", "cross", "mixed")])
-def test_sampler_copies_nothing_to_the_host(gen, schemes):
+def test_sampler_copies_nothing_to_the_host(gen, schemes, source):
+    src = BlobSource() if source == "blob-source" else _blobs
     with HostCalls() as rec:
-        batch = sample_triplets(_blobs, 64, max_shift=4, generator=gen, schemes=schemes)
+        batch = sample_triplets(src, 64, max_shift=4, generator=gen, schemes=schemes)
+        multi = sample_multicrop(src, 16, crops=6, max_shift=4, generator=gen)
     assert not TRANSFERS.intersection(rec.calls) and "to(cpu)" not in rec.calls
     assert {t.device for t in (batch.anchor, batch.target, batch.delta1)} == {gen.device}
+    assert {t.device for t in (multi.crops, multi.distinct)} == {gen.device}
