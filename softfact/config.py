@@ -28,6 +28,7 @@ class TrainConfig:
     wrap: bool = False               # torch.roll instead of the seed's zero-filled shift
     schemes: str = "pitch,time,cross"  # add ",mixed" for diagonal shifts with cosine targets
     crops: int = 2                   # crops per anchor; > 2: half pitch, half time, all pairs used
+    antithetic: bool = False         # crops > 2: each factor's crops in +s/-s pairs (see data.multicrop)
     midi_dir: str = ""               # folder of .mid files when data == midi
     steps_per_quarter: int = 4       # piano-roll grid (4 = 16th notes)
     val_fraction: float = 0.1        # share of songs held out for evaluation
@@ -82,6 +83,9 @@ class TrainConfig:
             raise ConfigError(f"config key 'schemes' must list names from {SCHEMES}, got {self.schemes!r}")
         if self.crops < 2:
             raise ConfigError(f"config key 'crops' must be >= 2, got {self.crops}")
+        if self.antithetic and self.crops < 4:
+            raise ConfigError(f"config key 'antithetic' needs crops >= 4 (a +s/-s pair per "
+                              f"factor), got crops: {self.crops}")
         if self.crops > 2 and self.scheme_list() != SCHEMES[:3]:
             raise ConfigError(f"config key 'schemes' ({self.schemes!r}) needs crops: 2; with "
                               f"crops: {self.crops} half the crops move in pitch, half in time")
@@ -111,8 +115,8 @@ PRESETS: dict[str, dict] = {
     # The seed notebook's training run, unchanged.
     "seed": {},
     # The laptop-CPU recipe used by `make demo`: see the README for why it differs.
-    "cpu": {"crops": 6, "batch_size": 128, "steps": 5500, "lr": 6e-3, "schedule": "cosine",
-            "warmup_steps": 100, "min_lr_ratio": 0.05, "ckpt_every": 500},
+    "cpu": {"crops": 6, "antithetic": True, "batch_size": 128, "steps": 4500, "lr": 1.2e-2,
+            "schedule": "cosine", "warmup_steps": 100, "min_lr_ratio": 0.05, "ckpt_every": 500},
 }
 
 

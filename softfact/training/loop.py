@@ -99,7 +99,7 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig) -> dict:
 def sample_batch(source, n: int, cfg: TrainConfig, gen: torch.Generator):
     if cfg.crops > 2:
         return sample_multicrop(source, n, crops=cfg.crops, max_shift=cfg.max_shift,
-                                generator=gen, wrap=cfg.wrap)
+                                generator=gen, wrap=cfg.wrap, antithetic=cfg.antithetic)
     return sample_triplets(source, n, max_shift=cfg.max_shift, generator=gen, wrap=cfg.wrap,
                            schemes=cfg.scheme_list())
 

@@ -22,3 +22,15 @@ def test_crops_are_the_stated_shifts_for_both_sources(gen):
         flat = b.crops.flatten(2)
         same = (flat[:, :, None] == flat[:, None, :]).all(-1)
         assert torch.equal(b.distinct, ~same)
+
+
+def test_antithetic_crops_mirror_in_pairs_and_keep_the_marginals(gen):
+    d = sample_crop_shifts(40000, 6, max_shift=4, generator=gen, antithetic=True)
+    assert torch.equal(d[:, 1, 0], -d[:, 0, 0]) and torch.equal(d[:, 4, 1], -d[:, 3, 1])
+    assert (d[:, :3, 1] == 0).all() and (d[:, 3:, 0] == 0).all()
+    # every crop alone is still uniform over +-1..4: 8 values at 1/8 each
+    for k, axis in ((0, 0), (1, 0), (2, 0), (3, 1), (4, 1), (5, 1)):
+        freq = torch.bincount(d[:, k, axis] + 4, minlength=9).float() / len(d)
+        assert freq[4] == 0 and (freq[torch.arange(9) != 4] - 1 / 8).abs().max() < 0.01
+    # the free third crop of a factor is independent of the mirrored pair
+    assert (d[:, 2, 0] == d[:, 0, 0]).float().mean().sub(1 / 8).abs() < 0.01
