@@ -60,7 +60,8 @@ class SoftfactStep:
 
     def __init__(self, batch: int, seed_: int = 0):
         # the seed's triplets (3 views per anchor), through the CPU preset's step settings
-        self.cfg = resolve("cpu", overrides={"batch_size": batch, "device": "cpu", "crops": 2})
+        self.cfg = resolve("cpu", overrides={"batch_size": batch, "device": "cpu", "crops": 2,
+                                             "antithetic": False})
         torch.manual_seed(seed_)
         model = build_encoder(self.cfg).to(memory_format=torch.channels_last)  # as train() does
         self.model = ChunkedEncoder(model, self.cfg.chunk)

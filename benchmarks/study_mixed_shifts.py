@@ -27,7 +27,7 @@ from softfact.training import train
 
 VARIANTS = {"seed schemes": "pitch,time,cross", "+ mixed": "pitch,time,cross,mixed"}
 # the CPU preset's schedule with the seed's triplets (crops: 2, which the schemes apply to)
-TRIPLETS = {"crops": 2, "batch_size": 256}
+TRIPLETS = {"crops": 2, "antithetic": False, "batch_size": 256}
 KEYS = ["additivity_err", "analogy_top1", "analogy_mrr", "r2", "factor_acc", "mig",
         "dci_disentanglement", "cross_abs_cos", "same_sign_cos", "opposite_sign_cos",
         "angle_pitch_deg", "angle_time_deg"]
