@@ -134,6 +134,10 @@ def run(quick: bool = False, threads: int = 1, seed_budget_s: float | None = Non
     sd_out, sd_t = _outcome(sd, seed_budget_s)
     if sf_t and sd_t:
         ratio = f"**{sd_t / sf_t:.1f}x** faster"
+    elif sf_t and sd["trace"] and sd["trace"][-1]["step"] >= sd["steps"]:
+        ratio = (f"the seed design never reached the bar in its whole {sd['steps']}-step recipe "
+                 f"({sd['trace'][-1]['train_s']:.0f} s = {sd['trace'][-1]['train_s'] / sf_t:.1f}x "
+                 f"softfact's time to the bar)")
     elif sf_t:
         ratio = f"**>= {seed_budget_s / sf_t:.1f}x** faster (lower bound: the seed design did not get there)"
     else:

@@ -91,9 +91,14 @@ def cmd_run(argv: list[str]) -> int:
     out = train(cfg, resume=resume, progress=not tns.quiet)
     if not _is_main_process():
         return 0
-    cmd_evaluate([str(out)])
-    if not ns.no_report:
-        cmd_report([str(out)] + (["--no-umap"] if ns.no_umap else []))
+    if ns.no_report:
+        return cmd_evaluate([str(out)])
+    import json
+    from softfact.evaluation import format_table
+    from softfact.report import build_report
+    page = build_report(out, umap=not ns.no_umap)  # evaluates once, for the table and the page
+    print(format_table(json.loads((out / "metrics.json").read_text())))
+    print(f"written: {out / 'metrics.json'}\nreport: {page}")
     return 0
 
 

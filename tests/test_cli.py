@@ -37,3 +37,21 @@ def test_help_lists_commands(capsys):
     assert main(["--help"]) == 0
     assert "run" in capsys.readouterr().out
     assert main(["frobnicate"]) == 2
+
+
+def test_run_trains_evaluates_once_and_reports(tmp_path, capsys, monkeypatch):
+    """The main job: one evaluation feeds both the printed table and the report page."""
+    import softfact.pipeline
+    calls = []
+    real = softfact.pipeline.evaluate_run
+    monkeypatch.setattr(softfact.pipeline, "evaluate_run", lambda *a, **k: calls.append(1) or real(*a, **k))
+    import softfact.report.build
+    monkeypatch.setattr(softfact.report.build, "evaluate_run", softfact.pipeline.evaluate_run)
+    out = tmp_path / "run"
+    assert main(["run", "--quiet", "--no-umap", "--steps=3", "--batch-size=8", "--eval-blobs=20",
+                 "--metric-images=8", "--device=cpu", f"--out-dir={out}"]) == 0
+    printed = capsys.readouterr().out
+    assert "opposite_sign_cos" in printed and "report.html" in printed
+    assert calls == [1]
+    assert (out / "report.html").stat().st_size > 0
+    assert json.loads((out / "metrics.json").read_text())["step"] == 3
