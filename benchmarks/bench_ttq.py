@@ -43,12 +43,13 @@ def _evaluate(model, n_eval: int) -> tuple[dict, bool]:
 
 
 def softfact_recipe(eval_every: int, threads: int, n_eval: int, budget_s: float,
-                    overrides: dict | None = None) -> dict:
-    """Train with the CPU preset; evaluate at every checkpoint; stop when the bar is met."""
+                    overrides: dict | None = None, preset: str = "cpu") -> dict:
+    """Train with a preset (the CPU one by default); evaluate at every checkpoint; stop when
+    the bar is met. ``overrides`` may set e.g. ``device``."""
     trace, state = [], {"eval": 0.0}
     real_save = loop.save_checkpoint
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = resolve("cpu", overrides={"out_dir": str(Path(tmp) / "run"), "device": "cpu",
+        cfg = resolve(preset, overrides={"out_dir": str(Path(tmp) / "run"), "device": "cpu",
                                         "ckpt_every": eval_every, "threads": threads,
                                         **(overrides or {})})
 
@@ -71,7 +72,7 @@ def softfact_recipe(eval_every: int, threads: int, n_eval: int, budget_s: float,
             pass
         finally:
             loop.save_checkpoint = real_save
-    return {"name": f"softfact train --preset cpu (batch {cfg.batch_size}, {cfg.steps} steps, "
+    return {"name": f"softfact train --preset {preset} (batch {cfg.batch_size}, {cfg.steps} steps, "
                     f"{cfg.schedule} lr {cfg.lr:g})", "trace": trace, "eval_s": state["eval"],
             "steps": cfg.steps}
 

@@ -62,6 +62,7 @@ class TrainConfig:
     threads: int = 0                 # CPU threads for torch; 0 keeps torch's default
     chunk: int = 256                 # CPU: encode in slices of this many images (0 = one call)
     amp: bool = False                # bf16 autocast for the encoder (losses stay float32)
+    deterministic: bool = False      # deterministic GPU kernels (CPU runs are already)
     log_every: int = 50
     ckpt_every: int = 500
     eval_blobs: int = 500            # images per probe of the seed's protocol

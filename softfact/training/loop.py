@@ -2,11 +2,13 @@
 
 Data are generated where the model runs (no DataLoader, no workers), the three views go
 through the encoder in one forward pass, and checkpoints hold everything needed to resume
-bit-for-bit on the same device: weights, optimizer, step, RNG states and the config.
+bit-for-bit on the same device (on a GPU with ``deterministic``): weights, optimizer, step,
+RNG states and the config.
 """
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 from typing import Callable
@@ -117,6 +119,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
     device = distributed.local_device(device, info)
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
+    if cfg.deterministic:  # cuDNN/cuBLAS's fastest kernels sum in a varying order
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
     if cfg.batch_size % info.world_size:
         raise ValueError(f"batch_size {cfg.batch_size} is not divisible by world size {info.world_size}")
     local_batch = cfg.batch_size // info.world_size

@@ -100,3 +100,13 @@ def test_cosine_schedule_warms_up_and_decays():
     assert lrs[0] == pytest.approx(cfg.lr / 100) and lrs[99] == pytest.approx(cfg.lr)
     assert lrs[-1] == pytest.approx(cfg.lr * cfg.min_lr_ratio, rel=1e-3)
     assert all(a >= b for a, b in zip(lrs[100:], lrs[101:]))
+
+
+def test_deterministic_flag_turns_on_deterministic_kernels(tmp_path):
+    seen = []
+    try:
+        train(cfg_for(tmp_path, steps=10, deterministic=True), progress=False,
+              on_checkpoint=lambda step, model: seen.append(torch.are_deterministic_algorithms_enabled()))
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert seen == [True]
