@@ -116,7 +116,7 @@ def _outcome(run: dict, budget_s: float) -> tuple[str, float | None]:
 
 def run(quick: bool = False, threads: int = 1, seed_budget_s: float | None = None,
         sf_budget_s: float | None = None, eval_every: int | None = None,
-        seed_eval_every: int | None = None, n_eval: int = 500) -> str:
+        seed_eval_every: int | None = None, n_eval: int = 500, seed_steps: int = 5000) -> str:
     start = snapshot()
     sf_budget_s = sf_budget_s or (900.0 if quick else 3600.0)
     eval_every = eval_every or (250 if quick else 100)
@@ -125,7 +125,7 @@ def run(quick: bool = False, threads: int = 1, seed_budget_s: float | None = Non
     if not seed_budget_s:  # enough to show the target ratio: 10x softfact's time (+5%)
         sf_reached = sf["trace"] and sf["trace"][-1]["ok"]
         seed_budget_s = 10.5 * sf["trace"][-1]["train_s"] if sf_reached else (240.0 if quick else 1800.0)
-    sd = seed_design(seed_eval_every, threads, n_eval, seed_budget_s)
+    sd = seed_design(seed_eval_every, threads, n_eval, seed_budget_s, steps=seed_steps)
     rows = []
     for r in (sf, sd):
         for p in r["trace"]:
@@ -147,7 +147,7 @@ def run(quick: bool = False, threads: int = 1, seed_budget_s: float | None = Non
         "mode": "quick" if quick else "full", "torch threads": threads,
         "evaluation": f"softfact.evaluation.evaluate_encoder, n={n_eval}, seed 0; clock paused",
         "softfact evaluated every": f"{eval_every} steps", "seed evaluated every": f"{seed_eval_every} steps",
-        "seed budget": f"{seed_budget_s:.0f} s"}, start=start)
+        "seed budget": f"{seed_budget_s:.0f} s", "seed steps (at most)": seed_steps}, start=start)
     text += "\n" + table(["design", "step", "train time (s)", "bar met", *KEYS], rows)
     text += (f"\n- {sf['name']}: {sf_out}" + (f" after **{sf_t:.0f} s**" if sf_t else "") +
              f" (evaluation time excluded: {sf['eval_s']:.0f} s)\n"
@@ -166,10 +166,13 @@ def main(argv=None):
     p.add_argument("--sf-budget-s", type=float, default=None)
     p.add_argument("--eval-every", type=int, default=None, help="softfact: steps between evaluations")
     p.add_argument("--seed-eval-every", type=int, default=None)
+    p.add_argument("--seed-steps", type=int, default=5000,
+                   help="the seed design's steps (the notebook's 5,000; more continues its "
+                        "constant-lr training until the bar or the budget)")
     ns = p.parse_args(argv)
     text = run(quick=ns.quick, threads=ns.threads, seed_budget_s=ns.seed_budget_s,
                sf_budget_s=ns.sf_budget_s, eval_every=ns.eval_every,
-               seed_eval_every=ns.seed_eval_every)
+               seed_eval_every=ns.seed_eval_every, seed_steps=ns.seed_steps)
     print(text)
     print("appended to", append_result("time_to_quality", text))
 
