@@ -41,6 +41,7 @@ class TrainConfig:
     conv_coords: bool = True         # conv encoder: row/column coordinate input channels
     # losses
     fact_weight: float = 1.0         # weight of the factorization loss
+    cross_weight: float = 1.0        # weight of cross-factor (target 0) pairs; 1 = the seed's mix
     use_jepa: bool = False
     jepa_weight: float = 0.2
     lambd: float = 0.5
@@ -96,6 +97,8 @@ class TrainConfig:
                 raise ConfigError(f"config key '{key}' must be >= 1, got {getattr(self, key)}")
         if not 0.0 <= self.lambd <= 1.0:
             raise ConfigError(f"config key 'lambd' must be in [0, 1], got {self.lambd}")
+        if not self.cross_weight >= 0:
+            raise ConfigError(f"config key 'cross_weight' must be >= 0, got {self.cross_weight}")
         if self.lr <= 0:
             raise ConfigError(f"config key 'lr' must be > 0, got {self.lr}")
         if self.data == "midi" and not self.midi_dir:

@@ -29,6 +29,7 @@ def test_file_then_overrides(tmp_path):
     (["--schemes=pitch,diagonal"], "config key 'schemes'"),
     (["--schemes=pitch,time,cross,mixed", "--crops=6"], "needs crops: 2"),
     (["--antithetic"], "'antithetic' needs crops >= 4"),
+    (["--cross-weight=-1"], "config key 'cross_weight' must be >= 0"),
 ])
 def test_bad_values_are_one_line_errors(args, match):
     with pytest.raises(ConfigError, match=match) as e:

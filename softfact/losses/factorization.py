@@ -23,13 +23,21 @@ def difference_cosine(d1: torch.Tensor, d2: torch.Tensor, eps: float = 1e-8) -> 
     return (d1 * d2).sum(-1) / (n1 * n2)
 
 
+def _check_cross_weight(cross_weight: float) -> None:
+    if not cross_weight >= 0:
+        raise ValueError(f"cross_weight must be >= 0, got {cross_weight}")
+
+
 def factorization_loss(*, z_anchor: torch.Tensor, z_crop1: torch.Tensor, z_crop2: torch.Tensor,
-                       targets: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+                       targets: torch.Tensor, cross_weight: float = 1.0,
+                       eps: float = 1e-8) -> torch.Tensor:
     """Mean of (cos(z_crop1 - z_anchor, z_crop2 - z_anchor) - targets)^2.
 
     Shapes: z_anchor, z_crop1, z_crop2 (B, D); targets (B,) with +1 (same factor, same
     sign), -1 (same factor, opposite sign), 0 (different factors), or any cosine in [-1, 1]
-    (see ``shift_cosine_targets``). Returns a scalar.
+    (see ``shift_cosine_targets``). Returns a scalar. ``cross_weight`` weights the pairs
+    whose target is 0 (orthogonal shifts) against the others, as if the seed drew its
+    cross scheme that much more often; 1 is the seed's plain mean.
 
     >>> za = torch.zeros(1, 2); z1 = torch.tensor([[1., 0.]]); z2 = torch.tensor([[-2., 0.]])
     >>> factorization_loss(z_anchor=za, z_crop1=z1, z_crop2=z2, targets=torch.tensor([-1.]))
@@ -40,22 +48,29 @@ def factorization_loss(*, z_anchor: torch.Tensor, z_crop1: torch.Tensor, z_crop2
     _check("z_crop1", z_crop1, z_anchor.shape)
     _check("z_crop2", z_crop2, z_anchor.shape)
     _check("targets", targets, z_anchor.shape[:1])
+    _check_cross_weight(cross_weight)
     cos = difference_cosine(z_crop1 - z_anchor, z_crop2 - z_anchor, eps)
-    return (cos - targets.to(cos.dtype)).square().mean()
+    err = (cos - targets.to(cos.dtype)).square()
+    if cross_weight == 1.0:
+        return err.mean()
+    w = torch.where(targets == 0, cross_weight, 1.0).to(err.dtype)
+    return (w * err).sum() / w.sum().clamp_min(1e-12)
 
 
 class FactorizationLoss(nn.Module):
     """Module form of ``factorization_loss``; ``weight`` scales it (0 switches it off)."""
 
-    def __init__(self, weight: float = 1.0, eps: float = 1e-8):
+    def __init__(self, weight: float = 1.0, cross_weight: float = 1.0, eps: float = 1e-8):
         super().__init__()
         if weight < 0:
             raise ValueError(f"weight must be >= 0, got {weight}")
-        self.weight, self.eps = weight, eps
+        _check_cross_weight(cross_weight)
+        self.weight, self.cross_weight, self.eps = weight, cross_weight, eps
 
     def forward(self, *, z_anchor, z_crop1, z_crop2, targets) -> torch.Tensor:
         return self.weight * factorization_loss(z_anchor=z_anchor, z_crop1=z_crop1,
-                                                z_crop2=z_crop2, targets=targets, eps=self.eps)
+                                                z_crop2=z_crop2, targets=targets,
+                                                cross_weight=self.cross_weight, eps=self.eps)
 
 
 def pair_types(deltas: torch.Tensor) -> torch.Tensor:
@@ -72,7 +87,8 @@ def pair_types(deltas: torch.Tensor) -> torch.Tensor:
 
 def pairwise_factorization_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor,
                                 deltas: torch.Tensor, valid: torch.Tensor | None = None,
-                                balance: bool = True, eps: float = 1e-8) -> torch.Tensor:
+                                balance: bool = True, cross_weight: float = 1.0,
+                                eps: float = 1e-8) -> torch.Tensor:
     """The factorization loss over every pair of crops of each anchor.
 
     Shapes: z_anchor (B, D); z_crops (B, K, D); deltas (B, K, 2) integer [dy, dx] shifts;
@@ -80,7 +96,9 @@ def pairwise_factorization_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor
     the cosines of the shift vectors. Pairs with equal shifts are skipped (the seed redraws
     identical crops). With ``balance`` the pitch/pitch, time/time and cross pair types get
     equal total weight, as the seed's uniform scheme choice gives them; otherwise all pairs
-    count equally. For K = 2 and one valid pair per anchor this is ``factorization_loss``.
+    count equally. ``cross_weight`` multiplies the weight of the pairs whose target is 0 (the
+    cross pairs; with ``balance``, the cross type's share). For K = 2 and one valid pair per
+    anchor this is ``factorization_loss``.
     """
     if z_crops.dim() != 3 or z_crops.shape[0] != z_anchor.shape[0] or z_crops.shape[2] != z_anchor.shape[-1]:
         raise ValueError(f"z_crops must be (B, K, D) matching z_anchor {tuple(z_anchor.shape)}, "
@@ -98,9 +116,13 @@ def pairwise_factorization_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor
     use = upper & (deltas[:, :, None] != deltas[:, None, :]).any(-1)
     if valid is not None:
         use = use & valid
+    _check_cross_weight(cross_weight)
     err = (cos - target).square()
     if not balance:
-        return err[use].mean()
+        w = torch.where(target == 0, cross_weight, 1.0)[use]
+        return (w * err[use]).sum() / w.sum().clamp_min(1e-12)
     types = pair_types(deltas)
-    means = [err[use & (types == t)].mean() for t in range(4) if (use & (types == t)).any()]
-    return torch.stack(means).mean()
+    present = [t for t in range(4) if (use & (types == t)).any()]
+    means = torch.stack([err[use & (types == t)].mean() for t in present])
+    w = torch.tensor([cross_weight if t == 2 else 1.0 for t in present], device=err.device)
+    return (w * means).sum() / w.sum().clamp_min(1e-12)

@@ -78,11 +78,12 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig) -> dict:
     if multi:
         zc = z[n:].view(n, -1, z.shape[-1])
         fact = pairwise_factorization_loss(z_anchor=za, z_crops=zc, deltas=batch.deltas,
-                                           valid=batch.distinct)
+                                           valid=batch.distinct, cross_weight=cfg.cross_weight)
         views, deltas = list(zc.unbind(1)), list(batch.deltas.unbind(1))
     else:
         z1, z2 = z[n:].split(n)
-        fact = factorization_loss(z_anchor=za, z_crop1=z1, z_crop2=z2, targets=batch.target)
+        fact = factorization_loss(z_anchor=za, z_crop1=z1, z_crop2=z2, targets=batch.target,
+                                  cross_weight=cfg.cross_weight)
         views, deltas = [z1, z2], [batch.delta1, batch.delta2]
     out = {"fact": fact, "loss": cfg.fact_weight * fact}
     if cfg.use_jepa:

@@ -74,18 +74,56 @@ def test_bad_shapes_raise_with_the_shape():
         factorization_loss(z, z, z, torch.zeros(4))  # keyword-only: anchor and crops can't swap
 
 
-def test_optimiser_steps_lower_it(gen):
+@pytest.mark.parametrize("cross_weight", [1.0, 3.0])
+def test_optimiser_steps_lower_it(gen, cross_weight):
     za = torch.randn(32, 6, generator=gen, requires_grad=True)
     z1 = torch.randn(32, 6, generator=gen, requires_grad=True)
     z2 = torch.randn(32, 6, generator=gen, requires_grad=True)
     t = torch.randint(-1, 2, (32,), generator=gen).float()
     opt = torch.optim.Adam([za, z1, z2], lr=0.05)
-    first = loss(za, z1, z2, t).item()
+    kw = dict(z_anchor=za, z_crop1=z1, z_crop2=z2, targets=t, cross_weight=cross_weight)
+    first = factorization_loss(**kw).item()
     for _ in range(50):
         opt.zero_grad()
-        loss(za, z1, z2, t).backward()
+        factorization_loss(**kw).backward()
         opt.step()
-    assert loss(za, z1, z2, t).item() < 0.2 * first
+    assert factorization_loss(**kw).item() < 0.2 * first
+
+
+def weighted_seed_loss(za, z1, z2, t, cross_weight):
+    """The seed's loss with each target-0 pair counted ``cross_weight`` times."""
+    err = (F.cosine_similarity(z1 - za, z2 - za, dim=-1) - t) ** 2
+    w = torch.tensor([cross_weight if v == 0 else 1.0 for v in t.tolist()])
+    return (w * err).sum() / w.sum()
+
+
+@pytest.mark.parametrize("cross_weight", [0.0, 0.5, 1.0, 2.5])
+def test_cross_weight_equals_weighted_reference(gen, cross_weight):
+    za, z1, z2 = (torch.randn(64, 16, generator=gen) for _ in range(3))
+    t = torch.randint(-1, 2, (64,), generator=gen).float()
+    got = factorization_loss(z_anchor=za, z_crop1=z1, z_crop2=z2, targets=t, cross_weight=cross_weight)
+    assert torch.allclose(got, weighted_seed_loss(za, z1, z2, t, cross_weight), atol=1e-6)
+    module = FactorizationLoss(2.0, cross_weight=cross_weight)
+    assert torch.allclose(module(z_anchor=za, z_crop1=z1, z_crop2=z2, targets=t), 2 * got)
+
+
+def test_cross_weight_zero_ignores_cross_pairs(gen):
+    za, z1 = torch.randn(8, 4, generator=gen), torch.randn(8, 4, generator=gen)
+    z2 = torch.randn(8, 4, generator=gen, requires_grad=True)
+    t = torch.tensor([1.0, -1.0, 0.0, 0.0, 1.0, 0.0, -1.0, 0.0])
+    out = factorization_loss(z_anchor=za, z_crop1=z1, z_crop2=z2, targets=t, cross_weight=0.0)
+    out.backward()
+    assert (z2.grad[t == 0] == 0).all() and (z2.grad[t != 0] != 0).any()
+    same = t != 0
+    assert torch.allclose(out, seed_loss(za[same], z1[same], z2[same], t[same]), atol=1e-6)
+
+
+def test_bad_cross_weight_raises():
+    z = torch.zeros(4, 3)
+    with pytest.raises(ValueError, match="cross_weight must be >= 0, got -1"):
+        factorization_loss(z_anchor=z, z_crop1=z, z_crop2=z, targets=torch.zeros(4), cross_weight=-1.0)
+    with pytest.raises(ValueError, match="cross_weight"):
+        FactorizationLoss(cross_weight=float("nan"))
 
 
 def test_pairwise_loss_with_two_crops_is_the_seed_loss(gen):
@@ -118,8 +156,15 @@ def test_pairwise_loss_equals_mean_over_explicit_pairs(gen):
     plain = pairwise_factorization_loss(z_anchor=za, z_crops=zc, deltas=deltas, balance=False)
     assert torch.allclose(plain, terms.mean(), atol=1e-6)
     balanced = pairwise_factorization_loss(z_anchor=za, z_crops=zc, deltas=deltas)
-    per_type = torch.stack([terms[types == t].mean() for t in range(3)]).mean()
-    assert torch.allclose(balanced, per_type, atol=1e-6)
+    per_type = torch.stack([terms[types == t].mean() for t in range(3)])
+    assert torch.allclose(balanced, per_type.mean(), atol=1e-6)
+    # cross_weight: the cross type (2) counts that many times, in either weighting
+    got = pairwise_factorization_loss(z_anchor=za, z_crops=zc, deltas=deltas, cross_weight=3.0)
+    assert torch.allclose(got, (per_type[0] + per_type[1] + 3 * per_type[2]) / 5, atol=1e-6)
+    w = 1.0 + 2.0 * (types == 2).float()
+    got = pairwise_factorization_loss(z_anchor=za, z_crops=zc, deltas=deltas, balance=False,
+                                      cross_weight=3.0)
+    assert torch.allclose(got, (w * terms).sum() / w.sum(), atol=1e-6)
 
 
 def test_pairwise_loss_bad_shapes():
@@ -127,3 +172,6 @@ def test_pairwise_loss_bad_shapes():
     with pytest.raises(ValueError, match=r"\(4, 3, 2\)"):
         pairwise_factorization_loss(z_anchor=torch.zeros(4, 5), z_crops=torch.zeros(4, 3, 5),
                                     deltas=torch.zeros(4, 2, 2))
+    with pytest.raises(ValueError, match="cross_weight"):
+        pairwise_factorization_loss(z_anchor=torch.zeros(4, 5), z_crops=torch.zeros(4, 3, 5),
+                                    deltas=torch.zeros(4, 3, 2, dtype=torch.long), cross_weight=-2.0)

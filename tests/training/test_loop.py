@@ -110,3 +110,29 @@ def test_deterministic_flag_turns_on_deterministic_kernels(tmp_path):
     finally:
         torch.use_deterministic_algorithms(False)
     assert seen == [True]
+
+
+@pytest.mark.parametrize("crops", [2, 6])
+def test_cross_weight_reaches_the_loss(tmp_path, crops):
+    """The config's cross_weight is what the step's factorization loss uses, in both paths."""
+    from softfact.data.sources import build_image_source
+    from softfact.losses import factorization_loss, pairwise_factorization_loss
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 8))
+    facts = {}
+    for w in (1.0, 4.0):
+        cfg = cfg_for(tmp_path, crops=crops, cross_weight=w, antithetic=crops > 2)
+        gen = torch.Generator().manual_seed(0)
+        batch = loop_mod.sample_batch(build_image_source(cfg, "train"), 16, cfg, gen)
+        facts[w] = loop_mod.compute_losses(model, batch, 0, cfg)["fact"]
+        with torch.no_grad():
+            za = model(batch.anchor)
+            if crops > 2:
+                zc = model(batch.crops.flatten(0, 1)).view(16, crops, -1)
+                ref = pairwise_factorization_loss(z_anchor=za, z_crops=zc, deltas=batch.deltas,
+                                                  valid=batch.distinct, cross_weight=w)
+            else:
+                ref = factorization_loss(z_anchor=za, z_crop1=model(batch.crop1),
+                                         z_crop2=model(batch.crop2), targets=batch.target,
+                                         cross_weight=w)
+        assert torch.allclose(facts[w], ref, atol=1e-5)
+    assert not torch.allclose(facts[1.0], facts[4.0])
