@@ -61,13 +61,16 @@ def blob_masks(r, c, h, w, *, size: int = 16) -> torch.Tensor:
     """Rectangles (n, k) -> (n, size) int64 row masks (bit j of row i = pixel (i, j))."""
     if size > MAX_MASK_SIZE:
         raise ValueError(f"row masks hold at most {MAX_MASK_SIZE} columns, got size {size}")
-    ar = torch.arange(size, device=r.device)
+    # rows narrower than 32 bits are built in int32 (half the memory traffic), returned as int64
+    dtype = torch.int32 if size < 32 else torch.int64
+    ar = torch.arange(size, device=r.device, dtype=dtype)
+    r, h = r.to(dtype), h.to(dtype)
     in_rect = (ar >= r[..., None]) & (ar < (r + h)[..., None])   # (n, k, size)
-    per_rect = in_rect * (((1 << w) - 1) << c)[..., None]         # the rectangle's bits per row
+    per_rect = in_rect * (((1 << w) - 1) << c).to(dtype)[..., None]  # the rectangle's bits per row
     out = per_rect[:, 0]
     for j in range(1, per_rect.shape[1]):  # union of the k rectangles
         out = out | per_rect[:, j]
-    return out
+    return out.long()
 
 
 def shift_masks(masks: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, *, size: int,
@@ -81,9 +84,14 @@ def shift_masks(masks: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, *, size
         out = masks.gather(1, src % size)
         s = dx % size
         return ((out << s) | (out >> (size - s))) & full
-    inside = (src >= 0) & (src < size)
-    out = masks.gather(1, src.clamp(0, size - 1)) * inside
-    return torch.where(dx >= 0, (out << dx.clamp(min=0)) & full, out >> (-dx).clamp(min=0))
+    if 3 * size > 63:
+        inside = (src >= 0) & (src < size)
+        out = masks.gather(1, src.clamp(0, size - 1)) * inside
+        return torch.where(dx >= 0, (out << dx.clamp(min=0)) & full, out >> (-dx).clamp(min=0))
+    # a zero row on each side: every source row outside the image reads one of them
+    out = F.pad(masks, (1, 1)).gather(1, (src + 1).clamp_(0, size + 1))
+    # one left shift by dx + size (>= 0) then a right shift by size moves bits either way
+    return ((out << (dx.clamp(-size, size) + size)) >> size) & full
 
 
 @functools.lru_cache(maxsize=8)
