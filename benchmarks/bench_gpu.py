@@ -24,7 +24,7 @@ from common import append_result, interleaved, machine_header, median, snapshot,
 import torch
 import seed_reference as seed
 from bench_step import SoftfactStep, _seed_batch
-from bench_ttq import KEYS, _outcome, softfact_recipe
+from bench_ttq import KEYS, _outcome, softfact_recipe, trace_rows
 from softfact.data.blobs import BlobSource
 from softfact.data.triplets import sample_triplets
 
@@ -100,15 +100,13 @@ def seed_end_to_end_ms(batch: int = 1024, steps: int = 30) -> float:
 
 
 def ttq_text(runs: list[dict], budget_s: float) -> str:
-    rows, lines = [], []
+    lines = []
     for r in runs:
-        for p in r["trace"]:
-            rows.append([r["name"].split(" (")[0], p["step"], p["train_s"],
-                         "yes" if p["ok"] else "no", *[p[k] for k in KEYS]])
         outcome, t = _outcome(r, budget_s)
         lines.append(f"- {r['name']}: {outcome}" + (f" after **{t:.1f} s**" if t else "") +
                      f" (evaluation excluded: {r['eval_s']:.0f} s)")
-    return table(["run", "step", "train time (s)", "bar met", *KEYS], rows) + "\n" + "\n".join(lines) + "\n"
+    return (table(["run", "step", "train time (s)", "bar met", *KEYS], trace_rows(runs)) + "\n"
+            + "\n".join(lines) + "\n")
 
 
 def run(quick: bool = False, budget_s: float = 150.0, eval_every: int = 250) -> str:

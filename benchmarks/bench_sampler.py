@@ -67,13 +67,16 @@ def run(quick: bool = False, threads: tuple[int, ...] = (1, 2), batches: tuple[i
     rows.append(["workers: 1 each", f"seed DataLoader num_workers=2 (batch {batch})",
                  f"{dl_batches} batches", dl_rate, 1e6 / dl_rate, "one run", dl_rate / ref])
     at = {(r[0], r[1]): r for r in rows}
-    summary = "; ".join(f"{t} thread(s): batch {b} **{at[(t, f'softfact sample_triplets(BlobSource(), {b})')][6]:.0f}x**"
+
+    def softfact_row(t, b):
+        return at[(t, f"softfact sample_triplets(BlobSource(), {b})")]
+    summary = "; ".join(f"{t} thread(s): batch {b} **{softfact_row(t, b)[6]:.0f}x**"
                         for t in threads for b in batches)
     text = machine_header("(a) triplet throughput", {"mode": "quick" if quick else "full",
                                                      "repeats (median)": repeats}, start=start)
     text += "\n" + table(["torch threads", "path", "per repeat", "triplets/s", "us/triplet",
                           "repeat times (s)", "x seed __getitem__"], rows)
-    vs_loader = "; ".join(f"{t} thread(s): batch {b} **{at[(t, f'softfact sample_triplets(BlobSource(), {b})')][3] / dl_rate:.0f}x**"
+    vs_loader = "; ".join(f"{t} thread(s): batch {b} **{softfact_row(t, b)[3] / dl_rate:.0f}x**"
                           for t in threads for b in batches)
     text += (f"\nsoftfact sample_triplets vs the seed's __getitem__ in the same thread setting "
              f"(target >= 100x): {summary}. vs the seed's 2-worker DataLoader (its two workers "

@@ -114,6 +114,12 @@ def _outcome(run: dict, budget_s: float) -> tuple[str, float | None]:
     return f"NOT reached within the {budget_s:.0f} s budget ({done})", None
 
 
+def trace_rows(runs: list[dict]) -> list[list]:
+    """One table row per evaluation: design, step, train time, bar met, the bar's metrics."""
+    return [[r["name"].split(" (")[0], p["step"], p["train_s"], "yes" if p["ok"] else "no",
+             *[p[k] for k in KEYS]] for r in runs for p in r["trace"]]
+
+
 def run(quick: bool = False, threads: int = 1, seed_budget_s: float | None = None,
         sf_budget_s: float | None = None, eval_every: int | None = None,
         seed_eval_every: int | None = None, n_eval: int = 500, seed_steps: int = 5000) -> str:
@@ -126,11 +132,7 @@ def run(quick: bool = False, threads: int = 1, seed_budget_s: float | None = Non
         sf_reached = sf["trace"] and sf["trace"][-1]["ok"]
         seed_budget_s = 10.5 * sf["trace"][-1]["train_s"] if sf_reached else (240.0 if quick else 1800.0)
     sd = seed_design(seed_eval_every, threads, n_eval, seed_budget_s, steps=seed_steps)
-    rows = []
-    for r in (sf, sd):
-        for p in r["trace"]:
-            rows.append([r["name"].split(" (")[0], p["step"], p["train_s"], "yes" if p["ok"] else "no",
-                         *[p[k] for k in KEYS]])
+    rows = trace_rows([sf, sd])
     sf_out, sf_t = _outcome(sf, sf_budget_s)
     sd_out, sd_t = _outcome(sd, seed_budget_s)
     if sf_t and sd_t:

@@ -28,6 +28,14 @@ def _check_cross_weight(cross_weight: float) -> None:
         raise ValueError(f"cross_weight must be >= 0, got {cross_weight}")
 
 
+def _weighted_mean(err: torch.Tensor, cross: torch.Tensor, cross_weight: float) -> torch.Tensor:
+    """Mean of ``err`` with the ``cross`` entries counted ``cross_weight`` times (1: plain mean)."""
+    if cross_weight == 1.0:
+        return err.mean()
+    w = torch.where(cross, cross_weight, 1.0).to(err.dtype)
+    return (w * err).sum() / w.sum().clamp_min(1e-12)
+
+
 def factorization_loss(*, z_anchor: torch.Tensor, z_crop1: torch.Tensor, z_crop2: torch.Tensor,
                        targets: torch.Tensor, cross_weight: float = 1.0,
                        eps: float = 1e-8) -> torch.Tensor:
@@ -50,11 +58,7 @@ def factorization_loss(*, z_anchor: torch.Tensor, z_crop1: torch.Tensor, z_crop2
     _check("targets", targets, z_anchor.shape[:1])
     _check_cross_weight(cross_weight)
     cos = difference_cosine(z_crop1 - z_anchor, z_crop2 - z_anchor, eps)
-    err = (cos - targets.to(cos.dtype)).square()
-    if cross_weight == 1.0:
-        return err.mean()
-    w = torch.where(targets == 0, cross_weight, 1.0).to(err.dtype)
-    return (w * err).sum() / w.sum().clamp_min(1e-12)
+    return _weighted_mean((cos - targets.to(cos.dtype)).square(), targets == 0, cross_weight)
 
 
 class FactorizationLoss(nn.Module):
@@ -106,6 +110,7 @@ def pairwise_factorization_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor
     B, K, _ = z_crops.shape
     if deltas.shape != (B, K, 2):
         raise ValueError(f"deltas must have shape {(B, K, 2)}, got {tuple(deltas.shape)}")
+    _check_cross_weight(cross_weight)
     d = z_crops - z_anchor[:, None]
     u = d / (d.square().sum(-1, keepdim=True) + eps * eps).sqrt()
     cos = u @ u.transpose(1, 2)                                     # (B, K, K)
@@ -116,13 +121,11 @@ def pairwise_factorization_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor
     use = upper & (deltas[:, :, None] != deltas[:, None, :]).any(-1)
     if valid is not None:
         use = use & valid
-    _check_cross_weight(cross_weight)
     err = (cos - target).square()
     if not balance:
-        w = torch.where(target == 0, cross_weight, 1.0)[use]
-        return (w * err[use]).sum() / w.sum().clamp_min(1e-12)
+        return _weighted_mean(err[use], target[use] == 0, cross_weight)
     types = pair_types(deltas)
     present = [t for t in range(4) if (use & (types == t)).any()]
     means = torch.stack([err[use & (types == t)].mean() for t in present])
-    w = torch.tensor([cross_weight if t == 2 else 1.0 for t in present], device=err.device)
-    return (w * means).sum() / w.sum().clamp_min(1e-12)
+    is_cross = torch.tensor([t == 2 for t in present], device=err.device)
+    return _weighted_mean(means, is_cross, cross_weight)
