@@ -73,12 +73,13 @@ def _prepare(case: str, scale: int, run: str | None):
     from softfact.analysis import RBFKernelPCA, encode_shift_grid, grid_svd, umap_embeddings
     from softfact.config import TrainConfig
     from softfact.data.sources import build_image_source
-    from softfact.encoders import ToyEncoder
+    from softfact.models import ToyEncoder
     from softfact.evaluation import evaluate_encoder
 
     if run:
-        from softfact.pipeline import load_run
-        model, cfg, _ = load_run(run)
+        from softfact.run import Run
+        loaded = Run.load(run)
+        model, cfg = loaded.encoder, loaded.config
     else:
         torch.manual_seed(0)
         model, cfg = ToyEncoder().eval(), TrainConfig()

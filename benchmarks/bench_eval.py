@@ -17,7 +17,7 @@ from common import snapshot, Threads, append_result, interleaved, machine_header
 
 import torch
 import seed_reference as seed
-from softfact.analysis.encode import encode
+from softfact.models.encode import encode
 from softfact.data.blobs import make_blobs, translate
 from softfact.evaluation import evaluate_encoder
 

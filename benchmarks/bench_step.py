@@ -25,7 +25,7 @@ from softfact.config import resolve
 from softfact.data.blobs import make_blobs
 from softfact.data.sources import build_image_source
 from softfact.data.triplets import sample_triplets
-from softfact.encoders import ChunkedEncoder, build_encoder
+from softfact.models import ChunkedEncoder, build_encoder
 from softfact.training.loop import compute_losses, make_optimizer
 
 

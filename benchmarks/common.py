@@ -84,7 +84,7 @@ def table(header: list[str], rows: list[list]) -> str:
 
 def append_result(name: str, text: str) -> Path:
     """Append a markdown block to benchmarks/results/NAME.md (written whole, then renamed)."""
-    from softfact.training.checkpoint import atomic_write
+    from softfact.utils.io import atomic_write
     path = RESULTS / f"{name}.md"
     old = path.read_text() if path.exists() else f"# {name} benchmark results\n"
     atomic_write(path, lambda tmp: Path(tmp).write_text(old + text))

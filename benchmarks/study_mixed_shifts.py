@@ -22,7 +22,7 @@ from common import append_result, machine_header, snapshot, table
 import numpy as np
 
 from softfact.config import resolve
-from softfact.pipeline import evaluate_run
+from softfact.run import Run
 from softfact.training import train
 
 VARIANTS = {"seed schemes": "pitch,time,cross", "+ mixed": "pitch,time,cross,mixed"}
@@ -47,7 +47,7 @@ def run(steps: int, seeds: int, threads: int) -> str:
                 t = time.perf_counter()
                 train(cfg, progress=False)
                 train_s = time.perf_counter() - t
-                m = evaluate_run(cfg.out_dir)[0]
+                m = Run.load(cfg.out_dir).evaluate().metrics
                 per[name].append([m[k] for k in KEYS])
                 rows.append([name, s, f"{train_s:.0f}"] + [f"{m[k]:.3f}" for k in KEYS])
                 print(" | ".join(str(x) for x in rows[-1]), flush=True)

@@ -29,12 +29,12 @@ from common import append_result, machine_header, snapshot, table
 import numpy as np
 import torch
 
-from softfact.analysis.grids import encode_shift_grid
+from softfact.evaluation.grid import encode_shift_grid
 from softfact.config import resolve
 from softfact.data.blobs import BlobSource
 from softfact.evaluation import evaluate_encoder
 from softfact.metrics import differences, empty_border_source, sign_angles
-from softfact.pipeline import load_run
+from softfact.run import Run
 from softfact.training import train
 
 VARIANTS = {"zero fill (seed)": False, "wrap-around": True}
@@ -63,7 +63,7 @@ def run(steps: int, seeds: int, preset: str, threads: int) -> str:
                 t = time.perf_counter()
                 train(cfg, progress=False)
                 train_s = time.perf_counter() - t
-                model = load_run(cfg.out_dir)[0]
+                model = Run.load(cfg.out_dir).encoder
                 r = measure(model, wrap=wrap, max_shift=cfg.max_shift)
                 f, b, p = r["full"], r["blank"], r["per_s"]
                 rows.append([name, s, f"{train_s:.0f}",

@@ -6,7 +6,7 @@ pitch transposition and time shift become separate, signed directions of any enc
 """
 from softfact.data.blobs import make_blobs, shift_no_wrap, translate
 from softfact.data.triplets import TripletBatch, sample_triplets
-from softfact.encoders import ToyEncoder
+from softfact.models import ToyEncoder
 from softfact.losses import (
     FactorizationLoss,
     LeJEPALoss,
@@ -18,10 +18,12 @@ from softfact.losses import (
     sigreg_seed,
 )
 
+from softfact.run import Run
+
 __version__ = "0.1.0"
 
 __all__ = [
-    "FactorizationLoss", "LeJEPALoss", "ToyEncoder", "TripletBatch", "attraction_loss",
+    "FactorizationLoss", "LeJEPALoss", "Run", "ToyEncoder", "TripletBatch", "attraction_loss",
     "factorization_loss", "lejepa_loss", "make_blobs", "sample_triplets", "shift_cosine_targets",
     "shift_no_wrap", "sigreg", "sigreg_seed", "translate",
 ]

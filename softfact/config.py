@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from softfact.utils.geometry import SCHEMES
+
 
 class ConfigError(ValueError):
     """A bad config key or value; its message is one line naming the problem."""
@@ -79,7 +81,6 @@ class TrainConfig:
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"config key '{key}' must be one of {allowed}, got {getattr(self, key)!r}")
-        from softfact.data.triplets import SCHEMES
         bad = [s for s in self.scheme_list() if s not in SCHEMES]
         if bad or not self.scheme_list():
             raise ConfigError(f"config key 'schemes' must list names from {SCHEMES}, got {self.schemes!r}")
@@ -114,6 +115,11 @@ class TrainConfig:
 
 # Settings that define the model's shape: a checkpoint must agree on these to be loaded.
 MODEL_KEYS = ("encoder", "latent_dim", "width", "depth", "conv_coords", "image_size")
+
+# Settings a finished run may be pointed at anew (``Run.load(path, midi_dir=...)``,
+# ``softfact evaluate RUN --midi-dir PATH``): where the data are and how much to evaluate.
+# They change neither the model nor the meaning of its metrics.
+RUN_KEYS = ("midi_dir", "cache_dir", "eval_blobs", "metric_images", "device", "threads")
 
 PRESETS: dict[str, dict] = {
     # The seed notebook's training run, unchanged.

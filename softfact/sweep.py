@@ -20,7 +20,9 @@ import torch
 from tqdm.auto import tqdm
 
 from softfact.config import PRESETS, ConfigError, TrainConfig, parse_overrides, resolve
-from softfact.training.checkpoint import atomic_write
+from softfact.run import Run
+from softfact.utils.io import atomic_write
+from softfact.utils.runfiles import RunFiles
 
 DEFAULT_WEIGHTS = (0.0, 0.1, 0.3, 1.0, 3.0)
 ABLATIONS = ("fact-only", "untrained")
@@ -52,10 +54,9 @@ def run_config(name: str, keys: dict, seed: int, out: Path, *, preset: str,
 
 
 def _is_finished(run: Path, expect_step: int) -> bool:
-    path = run / "metrics.json"
-    if not path.exists():
+    if not RunFiles(run).metrics.exists():
         return False
-    m = json.loads(path.read_text())
+    m = Run.load(run).metrics()
     return m.get("step") == expect_step and "r2" in m
 
 
@@ -72,21 +73,20 @@ def _check_same(run: Path, cfg: TrainConfig) -> None:
 
 def _untrained(cfg: TrainConfig) -> None:
     """The encoder as train() initialises it for this seed, saved as a step-0 checkpoint."""
-    from softfact.encoders import build_encoder
+    from softfact.models import build_encoder
     from softfact.training.checkpoint import save_checkpoint
     torch.manual_seed(cfg.seed)
     model = build_encoder(cfg)
-    save_checkpoint(Path(cfg.out_dir) / "checkpoint.pt", model=model, optimizer=None, step=0,
+    save_checkpoint(RunFiles(cfg.out_dir).checkpoint, model=model, optimizer=None, step=0,
                     cfg=cfg, rng={})
 
 
 def execute(name: str, cfg: TrainConfig) -> dict:
     """Train (or resume) and evaluate one run unless it is finished; -> its metrics.json."""
-    from softfact.pipeline import evaluate_run
     from softfact.training import train
-    run = Path(cfg.out_dir)
+    run, files = Path(cfg.out_dir), RunFiles(cfg.out_dir)
     expect = 0 if name == "untrained" else cfg.steps
-    if (run / "checkpoint.pt").exists():
+    if files.checkpoint.exists():
         _check_same(run, cfg)
     if not _is_finished(run, expect):
         if cfg.threads > 0:
@@ -94,12 +94,12 @@ def execute(name: str, cfg: TrainConfig) -> dict:
         if name == "untrained":
             _untrained(cfg)
         else:
-            ckpt = run / "checkpoint.pt"
+            ckpt = files.checkpoint
             done = ckpt.exists() and torch.load(ckpt, map_location="cpu", weights_only=True)["step"] >= cfg.steps
             if not done:
                 train(cfg, resume=ckpt.exists(), progress=False)
-        evaluate_run(run)
-    return json.loads((run / "metrics.json").read_text())
+        Run.load(run).evaluate()
+    return Run.load(run).metrics()
 
 
 def collect(plan, out: Path, cfgs: dict) -> list[dict]:
@@ -107,10 +107,10 @@ def collect(plan, out: Path, cfgs: dict) -> list[dict]:
     rows = []
     for name, _, seed in plan:
         run = out / f"{name}-s{seed}"
-        if not (run / "metrics.json").exists():
+        if not RunFiles(run).metrics.exists():
             continue
         cfg = cfgs[(name, seed)]
-        m = json.loads((run / "metrics.json").read_text())
+        m = Run.load(run).metrics()
         log = read_metrics(run)
         row = {"config": name, "seed": seed, "fact_weight": cfg.fact_weight if name != "untrained" else None,
                "use_jepa": cfg.use_jepa if name != "untrained" else None, **m}
@@ -127,7 +127,7 @@ def write_outputs(rows: list[dict], out: Path, names: list[str], *, plot: bool =
     metrics = [k for k in metric_names(rows) if k != "train_s"]
     if not plot or not agg or not metrics:
         return
-    from softfact.metrics.plots import plot_sweep
+    from softfact.plotting.sweep import plot_sweep
     import matplotlib.pyplot as plt
     fig = plot_sweep(agg, metrics, weighted=[n for n in names if n.startswith("w")],
                      ablations=[n for n in names if not n.startswith("w")])

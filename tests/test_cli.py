@@ -30,7 +30,7 @@ def test_bad_config_key_is_one_line(tmp_path, capsys):
 def test_missing_run_is_one_line(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "no checkpoint" in err[0]
+    assert len(err) == 1 and "no run at" in err[0] and "nope" in err[0]
 
 
 def test_help_lists_commands(capsys):
@@ -41,12 +41,10 @@ def test_help_lists_commands(capsys):
 
 def test_run_trains_evaluates_once_and_reports(tmp_path, capsys, monkeypatch):
     """The main job: one evaluation feeds both the printed table and the report page."""
-    import softfact.pipeline
+    from softfact.run import Run
     calls = []
-    real = softfact.pipeline.evaluate_run
-    monkeypatch.setattr(softfact.pipeline, "evaluate_run", lambda *a, **k: calls.append(1) or real(*a, **k))
-    import softfact.report.build
-    monkeypatch.setattr(softfact.report.build, "evaluate_run", softfact.pipeline.evaluate_run)
+    real = Run.evaluate
+    monkeypatch.setattr(Run, "evaluate", lambda *a, **k: calls.append(1) or real(*a, **k))
     out = tmp_path / "run"
     assert main(["run", "--quiet", "--no-umap", "--steps=3", "--batch-size=8", "--eval-blobs=20",
                  "--metric-images=8", "--device=cpu", f"--out-dir={out}"]) == 0

@@ -4,8 +4,8 @@ import torch
 from torch import nn
 
 from softfact.config import apply, resolve
-from softfact.encoders import build_encoder
-from softfact.encoders_conv import ConvEncoder
+from softfact.models import build_encoder
+from softfact.models import ConvEncoder
 
 
 def expected_params(latent_dim, width, depth, coords=True):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from softfact.encoders import ToyEncoder
+from softfact.models import ToyEncoder
 from softfact.evaluation import (QUALITY_BAR, SEED_FIGURES, diff_vector_probe, evaluate_encoder,
                                  format_table, meets_quality_bar)
 

@@ -23,10 +23,10 @@ def test_sweep_writes_table_and_plot_then_skips_finished_runs(tmp_path, monkeypa
 
     def boom(*a, **k):
         raise AssertionError("a finished run was redone")
-    import softfact.pipeline
     import softfact.training
+    from softfact.run import Run
     monkeypatch.setattr(softfact.training, "train", boom)
-    monkeypatch.setattr(softfact.pipeline, "evaluate_run", boom)
+    monkeypatch.setattr(Run, "evaluate", boom)
     (out / "sweep.md").unlink()
     assert sweep.main(["--out", str(out), *ARGS]) == 0
     assert (out / "sweep.md").exists()

@@ -1,21 +1,17 @@
 """Analyses of any encoder ((B, 1, H, W) -> (B, D)) on images with known shifts.
 
-Every analysis encodes once, in batches (``encode``), and returns arrays or fitted
-scikit-learn-style objects; ``softfact.plotting`` draws them. Names are imported lazily:
-``softfact.evaluation`` imports ``softfact.analysis.encode``, and the analyses import it back.
+Every analysis starts from one batched encoding (``softfact.models.encode``, shift grids from
+``softfact.evaluation.grid``) and returns arrays or fitted scikit-learn-style objects;
+``softfact.plotting`` draws them.
 """
-from importlib import import_module
+from softfact.analysis.diffs import cosine_groups, pca_cross
+from softfact.analysis.embed2d import umap_embeddings
+from softfact.analysis.kpca import RBFKernelPCA, subspace_agreement
+from softfact.analysis.suite import Analysis, analyse
+from softfact.analysis.svd import grid_svd
+from softfact.evaluation.grid import ShiftGrid, encode_shift_grid, grid_images
+from softfact.models.encode import encode
 
-_WHERE = {
-    "encode": "encode", "Analysis": "suite", "analyse": "suite",
-    "ShiftGrid": "grids", "encode_shift_grid": "grids", "grid_images": "grids",
-    "grid_svd": "grids", "RBFKernelPCA": "kpca", "subspace_agreement": "kpca",
-    "cosine_groups": "diffs", "pca_cross": "diffs", "umap_embeddings": "embed2d",
-}
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name):
-    if name not in _WHERE:
-        raise AttributeError(f"module 'softfact.analysis' has no attribute '{name}'")
-    return getattr(import_module(f"softfact.analysis.{_WHERE[name]}"), name)
+__all__ = ["Analysis", "RBFKernelPCA", "ShiftGrid", "analyse", "cosine_groups", "encode",
+           "encode_shift_grid", "grid_images", "grid_svd", "pca_cross", "subspace_agreement",
+           "umap_embeddings"]

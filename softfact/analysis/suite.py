@@ -14,7 +14,8 @@ import numpy as np
 import torch
 
 from softfact.analysis.diffs import cosine_groups, pca_cross
-from softfact.analysis.grids import ShiftGrid, encode_shift_grid, grid_svd
+from softfact.analysis.svd import grid_svd
+from softfact.evaluation.grid import ShiftGrid, encode_shift_grid
 from softfact.analysis.kpca import RBFKernelPCA
 from softfact.evaluation import DiffVectors, evaluate_encoder
 

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from softfact.utils.io import atomic_write
+
 N_PITCHES = 128
 
 
@@ -169,7 +171,6 @@ class SongNotes:
 
     def save(self, path: Path) -> None:
         """Write an .npz (deflate level 1: fast to write, still small), atomically."""
-        from softfact.training.checkpoint import atomic_write
         arrays = dict(format=np.array(CACHE_FORMAT), names=np.array(self.names, dtype=str),
                       pitch=self.notes[:, 0].astype(np.uint8), start=self.notes[:, 1].astype(np.int32),
                       end=self.notes[:, 2].astype(np.int32), offsets=self.offsets,

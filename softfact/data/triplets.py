@@ -16,8 +16,8 @@ from typing import Callable
 import torch
 
 from softfact.data.blobs import translate
+from softfact.utils.geometry import SCHEMES, shift_cosine
 
-SCHEMES = ("pitch", "time", "cross", "mixed")
 
 ImageFn = Callable[[int, torch.Generator], torch.Tensor]
 
@@ -40,12 +40,6 @@ class TripletBatch:
     def to(self, device) -> "TripletBatch":
         move = {k: v.to(device) for k, v in self.__dict__.items() if torch.is_tensor(v)}
         return TripletBatch(**move, redraws=self.redraws)
-
-
-def shift_cosine(delta1: torch.Tensor, delta2: torch.Tensor) -> torch.Tensor:
-    """Cosine between shift vectors (B, 2) x (B, 2) -> (B,): the loss target."""
-    d1, d2 = delta1.float(), delta2.float()
-    return (d1 * d2).sum(-1) / (d1.norm(dim=-1) * d2.norm(dim=-1)).clamp_min(1e-12)
 
 
 def sample_shifts(n: int, *, max_shift: int, generator: torch.Generator,

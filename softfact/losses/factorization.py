@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from softfact.data.triplets import shift_cosine as shift_cosine_targets
+from softfact.utils.geometry import shift_cosine as shift_cosine_targets
 
 
 def _check(name: str, t: torch.Tensor, shape: tuple) -> None:

@@ -6,12 +6,12 @@ analogies), ``disentangle`` (Procrustes rotation, MIG, DCI), ``sign`` (the +s/-s
 shift and a blank-border image source on which zero fill loses nothing).
 """
 from softfact.metrics.algebra import additivity_error, analogy_ranks, analogy_scores
-from softfact.metrics.compute import compute_metrics, metrics_from_grid
+from softfact.metrics.compute import Evaluation, compute_metrics, evaluate, metrics_from_grid
 from softfact.metrics.disentangle import FactorRotation, dci, mig
-from softfact.metrics.grid import differences
+from softfact.evaluation.grid import differences
 from softfact.metrics.linear import factor_accuracy, shift_r2
 from softfact.metrics.sign import empty_border_source, sign_angles
 
-__all__ = ["compute_metrics", "metrics_from_grid", "shift_r2", "factor_accuracy",
+__all__ = ["Evaluation", "evaluate", "compute_metrics", "metrics_from_grid", "shift_r2", "factor_accuracy",
            "additivity_error", "analogy_ranks", "analogy_scores", "FactorRotation", "mig", "dci",
            "differences", "sign_angles", "empty_border_source"]

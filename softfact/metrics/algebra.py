@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from softfact.metrics.grid import differences
+from softfact.evaluation.grid import differences
 
 
 def additivity_error(d: np.ndarray, *, eps: float = 1e-12) -> dict[str, float]:

@@ -1,13 +1,22 @@
-"""One entry point: build the shift grids once, encode once, return every metric as floats."""
+"""Entry points: every metric of a shift grid, of an encoder, and the whole evaluation.
+
+``evaluate`` is the one place where the seed's protocol and the grid metrics are computed
+together (``softfact.Run.evaluate``, the CLI and the report all call it).
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from softfact.evaluation.grid import ShiftGrid
+from softfact.evaluation.protocol import DiffVectors, evaluate_encoder
+
 from softfact.metrics.algebra import additivity_error, analogy_pairs, analogy_scores
 from softfact.metrics.disentangle import FactorRotation, dci, mig
-from softfact.analysis.grids import encode_shift_grid
-from softfact.metrics.grid import differences, flat_samples, split_images
+from softfact.evaluation.grid import encode_shift_grid
+from softfact.evaluation.grid import differences, flat_samples, split_images
 from softfact.metrics.linear import factor_accuracy, shift_r2
 
 
@@ -44,3 +53,31 @@ def compute_metrics(encoder, image_fn, *, max_shift: int = 4, seed: int = 0, wra
     grid = encode_shift_grid(encoder, image_fn, n_images=n_images, max_shift=max_shift,
                              generator=torch.Generator().manual_seed(seed), wrap=wrap)
     return metrics_from_grid(grid.z, seed=seed)
+
+
+@dataclass
+class Evaluation:
+    """The seed's protocol and the grid metrics of one encoder.
+
+    ``metrics``: every figure as floats (the seed's cosines and angles, R^2, analogies, ...);
+    ``probe``: the seed's difference vectors (for its figures); ``grid``: the encoded shift grid
+    (reused by the analyses instead of encoding again).
+    """
+    metrics: dict
+    probe: DiffVectors
+    grid: ShiftGrid
+
+
+def evaluate(encoder, image_fn, *, max_shift: int = 4, wrap: bool = False, seed: int = 0,
+             n_probe: int = 500, n_grid: int = 200) -> Evaluation:
+    """The seed's protocol on ``n_probe`` images and the grid metrics on ``n_grid`` images.
+
+    ``encoder``: any callable (B, 1, H, W) -> (B, D); ``image_fn(n, generator)`` gives images.
+    The probe draws from ``Generator(seed)``, the grid from ``Generator(seed + 1)``.
+    """
+    metrics, dv = evaluate_encoder(encoder, image_fn, n=n_probe, max_shift=max_shift,
+                                   seed=seed, wrap=wrap)
+    grid = encode_shift_grid(encoder, image_fn, n_images=n_grid, max_shift=max_shift,
+                             generator=torch.Generator().manual_seed(seed + 1), wrap=wrap)
+    metrics.update(metrics_from_grid(grid.z, seed=seed))  # R^2, analogies, MIG, DCI, ...
+    return Evaluation(metrics=metrics, probe=dv, grid=grid)

@@ -15,7 +15,7 @@ from sklearn.metrics import balanced_accuracy_score, r2_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from softfact.metrics.grid import flat_samples
+from softfact.evaluation.grid import flat_samples
 
 FACTOR_CLASSES = ("pitch", "time", "both")
 

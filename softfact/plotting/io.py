@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from softfact.training.checkpoint import atomic_write  # noqa: E402
+from softfact.utils.io import atomic_write  # noqa: E402
 
 DPI = 110
 

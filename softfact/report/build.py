@@ -6,22 +6,19 @@ which embeds the PNGs and so opens on its own.
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import torch
 
 from softfact.analysis import analyse
-from softfact.data.sources import build_image_source
 from softfact.data.triplets import sample_triplets
-from softfact.pipeline import evaluate_run, load_run, run_dir_of
 from softfact.plotting import (figure_png_bytes, plot_cosine_cross, plot_kernel_pca,
                                plot_loss_curve, plot_svd_spectra, plot_triplets, plot_umap2d,
                                write_umap3d_html)
 from softfact.plotting.io import write_file
 from softfact.report import html as H
-from softfact.training.runlog import read_metrics
+from softfact.run import Run
 
 
 def _figures(a, cfg, source, rows, *, seed: int, n_triplets: int) -> dict:
@@ -41,34 +38,32 @@ def _figures(a, cfg, source, rows, *, seed: int, n_triplets: int) -> dict:
     return {name: figure_png_bytes(fig) for name, fig in figs.items()}
 
 
-def build_report(run_dir: str | Path, *, seed: int = 0, umap: bool = True,
+def build_report(run: str | Path | Run, *, seed: int = 0, umap: bool = True,
                  n_probe: int | None = None, n_svd: int = 50, n_points_images: int = 200,
                  n_triplets: int = 8, kpca_max_exact: int = 6000,
                  kpca_landmarks: int = 1000) -> Path:
-    """Evaluate the run in ``run_dir`` and write its report; returns the report.html path.
+    """Evaluate ``run`` (a run folder or a loaded ``Run``) and write its report; returns the
+    report.html path.
 
     Sizes default to the seed's (probe: the run's ``eval_blobs``; SVD grid 50 images; kernel
     PCA / UMAP 200 images x (2 max_shift + 1)^2 shifts); smaller values make quick reports.
     """
     t0 = time.perf_counter()
-    out = run_dir_of(run_dir)
-    model, cfg, state = load_run(out)
-    *probe, grid = evaluate_run(out, n=n_probe, seed=seed)
+    run = run if isinstance(run, Run) else Run.load(run)
+    out, cfg, model = run.root, run.config, run.encoder
+    ev = run.evaluate(n=n_probe, seed=seed)
     t_probe = time.perf_counter() - t0
-    source = build_image_source(cfg, "val")
+    source = run.source("val")
     a = analyse(model, source, max_shift=cfg.max_shift, wrap=cfg.wrap, seed=seed,
                 n_svd=n_svd, n_points_images=n_points_images, kpca_max_exact=kpca_max_exact,
-                kpca_landmarks=kpca_landmarks, umap=umap, probe=tuple(probe), grid=grid)
+                kpca_landmarks=kpca_landmarks, umap=umap, probe=(ev.metrics, ev.probe),
+                grid=ev.grid)
     a.timings["probes"] = t_probe
-
-    mpath = out / "metrics.json"
-    metrics = json.loads(mpath.read_text()) if mpath.exists() else {}
-    metrics.update(svd_sv1_share_pitch=a.metrics["svd_sv1_share_pitch"],
-                   svd_sv1_share_time=a.metrics["svd_sv1_share_time"])
-    write_file(mpath, json.dumps(metrics, indent=2) + "\n")
+    metrics = run.write_metrics({"svd_sv1_share_pitch": a.metrics["svd_sv1_share_pitch"],
+                                 "svd_sv1_share_time": a.metrics["svd_sv1_share_time"]})
 
     t = time.perf_counter()
-    rows = read_metrics(out)
+    rows = run.log()
     pngs = _figures(a, cfg, source, rows, seed=seed, n_triplets=n_triplets)
     for name, data in pngs.items():
         write_file(out / f"{name}.png", data)
@@ -78,14 +73,14 @@ def build_report(run_dir: str | Path, *, seed: int = 0, umap: bool = True,
     a.timings["figures"] = time.perf_counter() - t
     a.timings["total"] = time.perf_counter() - t0
 
-    facts = dict(step=state["step"], data=cfg.data, encoder=cfg.encoder,
+    facts = dict(step=run.step, data=cfg.data, encoder=cfg.encoder,
                  probe_images=n_probe or cfg.eval_blobs, svd_grid_images=n_svd,
                  points=len(a.points_dy), max_shift=cfg.max_shift, wrap=cfg.wrap,
                  kernel_pca=_kpca_note(len(a.points_dy), kpca_max_exact, kpca_landmarks))
     page = H.page(f"softfact report: {out.name}",
-                  f"{H.esc(cfg.encoder)} encoder on {H.esc(cfg.data)}, step {state['step']:,}",
+                  f"{H.esc(cfg.encoder)} encoder on {H.esc(cfg.data)}, step {run.step:,}",
                   _sections(cfg, metrics, a, pngs, links, facts))
-    return write_file(out / "report.html", page)
+    return write_file(run.files.report, page)
 
 
 def _kpca_note(n: int, max_exact: int, landmarks: int) -> str:

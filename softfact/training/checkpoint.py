@@ -1,38 +1,19 @@
 """Checkpoints are data: tensors and plain dicts, written atomically, read weights-only."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from softfact.config import MODEL_KEYS, ConfigError, TrainConfig, from_dict
+from softfact.utils.io import atomic_write
+from softfact.utils.runfiles import RunFiles
 
 FORMAT = "softfact-checkpoint-v1"
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used; the message is one line saying why."""
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then rename over ``path``: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_checkpoint(path: str | Path, *, model, optimizer, step: int, cfg: TrainConfig,
@@ -48,7 +29,7 @@ def resolve_checkpoint_path(path: str | Path) -> Path:
     """A run folder or a checkpoint file -> the checkpoint file."""
     path = Path(path)
     if path.is_dir():
-        path = path / "checkpoint.pt"
+        path = RunFiles(path).checkpoint
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     return path

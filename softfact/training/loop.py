@@ -20,12 +20,13 @@ from softfact.config import TrainConfig
 from softfact.data.sources import build_image_source
 from softfact.data.multicrop import MultiCropBatch, sample_multicrop
 from softfact.data.triplets import sample_triplets
-from softfact.encoders import ChunkedEncoder, build_encoder
+from softfact.models import ChunkedEncoder, build_encoder, float32_embedding
 from softfact.losses import factorization_loss, lejepa_loss, pairwise_factorization_loss
 from softfact.training import distributed
 from softfact.training.checkpoint import (CheckpointError, load_checkpoint, load_model_weights,
                                           save_checkpoint)
 from softfact.training.runlog import RunLog
+from softfact.utils.runfiles import RunFiles
 
 
 class TrainingDiverged(RuntimeError):
@@ -128,11 +129,13 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         raise ValueError(f"batch_size {cfg.batch_size} is not divisible by world size {info.world_size}")
     local_batch = cfg.batch_size // info.world_size
     out = Path(cfg.out_dir)
-    ckpt_path = out / "checkpoint.pt"
+    ckpt_path = RunFiles(out).checkpoint
 
     # -- model, optimizer, data stream ------------------------------------------------------
     torch.manual_seed(cfg.seed)
     model = build_encoder(cfg).to(device, memory_format=torch.channels_last)
+    if cfg.amp:  # the precision rule: the embedding layer stays float32 under autocast
+        float32_embedding(model)
     optimizer = make_optimizer(cfg, model)
     gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + info.rank)
     step = 0

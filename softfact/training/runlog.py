@@ -6,19 +6,21 @@ from pathlib import Path
 
 import yaml
 
-from softfact.training.checkpoint import atomic_write
+from softfact.utils.io import atomic_write
+from softfact.utils.runfiles import RunFiles
 
 
 class RunLog:
     """Buffers per-step scalars on device and flushes them as JSON lines every log interval."""
 
     def __init__(self, out: Path, cfg, *, enabled: bool = True, resume_step: int | None = None):
-        self.enabled, self.path, self.last = enabled, out / "metrics.jsonl", {}
+        files = RunFiles(out)
+        self.enabled, self.path, self.last = enabled, files.log, {}
         self._rows, self._wandb = [], None
         if not enabled:
             return
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write(out / "config.yaml", lambda tmp: Path(tmp).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False)))
+        atomic_write(files.config, lambda tmp: Path(tmp).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False)))
         if resume_step is not None and self.path.exists():
             # drop lines logged after the checkpoint we resume from
             kept = [ln for ln in self.path.read_text().splitlines()
@@ -66,7 +68,7 @@ class RunLog:
 
 def read_metrics(run_dir: str | Path) -> list[dict]:
     """The per-step rows of a run's metrics.jsonl."""
-    path = Path(run_dir) / "metrics.jsonl"
+    path = RunFiles(run_dir).log
     if not path.exists():
         return []
     return [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]

@@ -4,7 +4,7 @@ from oracles import OracleEncoder, blobs, inner_blobs
 
 from softfact.analysis import ShiftGrid, encode_shift_grid, grid_images, grid_svd
 from softfact.data.blobs import shift_no_wrap
-from softfact.encoders import ToyEncoder
+from softfact.models import ToyEncoder
 
 
 def test_grid_images_match_the_seeds_per_image_loop(gen):

@@ -5,7 +5,7 @@ from oracles import blobs, inner_blobs
 from sklearn.manifold import trustworthiness
 
 from softfact.analysis import analyse, encode_shift_grid, umap_embeddings
-from softfact.encoders import ToyEncoder
+from softfact.models import ToyEncoder
 
 SMALL = dict(n_probe=100, n_svd=4, n_points_images=4, umap=False)
 

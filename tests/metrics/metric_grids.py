@@ -1,7 +1,7 @@
 """Shared synthetic grids for the metric tests."""
 import numpy as np
 
-from softfact.metrics.grid import shift_values
+from softfact.evaluation.grid import shift_values
 
 
 def factor_grid(m: int) -> np.ndarray:

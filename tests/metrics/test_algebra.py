@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from softfact.metrics.algebra import additivity_error, analogy_pairs, analogy_ranks, analogy_scores
-from softfact.metrics.grid import differences
+from softfact.evaluation.grid import differences
 
 from metric_grids import factor_grid, orthogonal_directions
 

@@ -3,7 +3,7 @@ import torch
 
 from softfact.data.blobs import make_blobs, translate
 from softfact.metrics import compute_metrics
-from softfact.analysis.grids import grid_images
+from softfact.evaluation.grid import grid_images
 
 D = 8
 

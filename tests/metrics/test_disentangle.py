@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from softfact.metrics.disentangle import FactorRotation, dci, discretize, mig
-from softfact.metrics.grid import differences, flat_samples
+from softfact.evaluation.grid import differences, flat_samples
 
 from metric_grids import factor_grid
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from softfact.metrics.grid import differences, split_images
+from softfact.evaluation.grid import differences, split_images
 from softfact.metrics.linear import factor_accuracy, factor_labels, shift_r2
 
 from metric_grids import factor_grid

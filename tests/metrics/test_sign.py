@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from softfact.data.blobs import make_blobs, translate
-from softfact.metrics.grid import differences
+from softfact.evaluation.grid import differences
 from softfact.metrics.sign import empty_border_source, sign_angles
 
 from metric_grids import factor_grid

@@ -15,7 +15,7 @@ from softfact.config import TrainConfig
 from softfact.data.blobs import BlobSource, make_blobs
 from softfact.data.multicrop import sample_multicrop
 from softfact.data.triplets import sample_triplets
-from softfact.encoders import build_encoder
+from softfact.models import build_encoder
 from softfact.training.loop import compute_losses
 
 TRANSFERS = {"cpu", "numpy", "tolist", "pin_memory"}

@@ -21,7 +21,7 @@ import torch.multiprocessing as mp
 from softfact.config import TrainConfig, apply, from_dict
 from softfact.data.blobs import make_blobs
 from softfact.data.triplets import TripletBatch, sample_triplets
-from softfact.encoders import build_encoder
+from softfact.models import build_encoder
 from softfact.losses import sigreg
 from softfact.training import distributed
 from softfact.training.checkpoint import CheckpointError, load_checkpoint

@@ -1,8 +1,12 @@
-"""Shift grids: every (dy, dx) in -m..m squared applied to each image, encoded in one pass.
+"""Shift grids with known ground truth: every (dy, dx) in -m..m of each image, encoded once.
 
-The seed's ``grid_embeddings`` (SVD, 50 blobs) and its kernel-PCA / UMAP sections (200 blobs)
-all use this grid; here it is built with ``translate`` (zero fill = the seed's
-``shift_no_wrap``, or ``torch.roll`` with ``wrap``) and encoded once, batched.
+A grid is the array ``Z`` (n, S, S, D) with S = 2m + 1: ``Z[i, a, b]`` embeds image i shifted
+by (dy, dx) = (a - m, b - m). Difference vectors ``d = Z - Z[:, m, m]`` are z(shifted) - z(anchor);
+every metric in this package is a pure function of ``Z`` (or ``d``) and the shift values.
+``encode_shift_grid`` builds the grids (``translate``: zero fill = the seed's ``shift_no_wrap``,
+or ``torch.roll`` with ``wrap``) and encodes them once, in batches; the seed's
+``grid_embeddings`` (SVD, 50 blobs) and its kernel-PCA / UMAP sections (200 blobs) all use this
+grid, and so do the metrics.
 """
 from __future__ import annotations
 
@@ -11,8 +15,44 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from softfact.analysis.encode import encode
 from softfact.data.blobs import translate
+from softfact.models.encode import encode
+
+
+def shift_values(max_shift: int) -> np.ndarray:
+    """The signed shifts -m..m, (S,) int."""
+    if max_shift < 1:
+        raise ValueError(f"max_shift must be >= 1, got {max_shift}")
+    return np.arange(-max_shift, max_shift + 1)
+
+
+def differences(Z: np.ndarray) -> np.ndarray:
+    """d = z(shifted) - z(anchor): (n, S, S, D), zero at the centre."""
+    if Z.ndim != 4 or Z.shape[1] != Z.shape[2] or Z.shape[1] % 2 == 0:
+        raise ValueError(f"Z must be (n, S, S, D) with odd S, got shape {Z.shape}")
+    m = Z.shape[1] // 2
+    return Z - Z[:, m:m + 1, m:m + 1]
+
+
+def flat_samples(d: np.ndarray, *, drop_centre: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(n, S, S, D) -> (features (N, D), factors (N, 2) [dy, dx]), image-major order."""
+    n, S = d.shape[0], d.shape[1]
+    s = shift_values(S // 2)
+    f = np.stack(np.meshgrid(s, s, indexing="ij"), -1).reshape(S * S, 2)
+    x = d.reshape(n, S * S, -1)
+    if drop_centre:
+        keep = np.any(f != 0, axis=1)
+        x, f = x[:, keep], f[keep]
+    return x.reshape(-1, d.shape[-1]), np.tile(f, (n, 1))
+
+
+def split_images(n: int, *, test_fraction: float = 0.5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Disjoint (train, test) image indices, so every score is on held-out images."""
+    if n < 2:
+        raise ValueError(f"held-out scores need at least 2 images, got {n}")
+    perm = np.random.default_rng(seed).permutation(n)
+    k = min(n - 1, max(1, int(round(n * test_fraction))))
+    return np.sort(perm[k:]), np.sort(perm[:k])
 
 
 @dataclass
@@ -72,31 +112,3 @@ def encode_shift_grid(encoder, image_fn, *, n_images: int = 50, max_shift: int =
                    for i in range(0, n_images, per_batch)])
     return ShiftGrid(z=z.numpy().reshape(n_images, s, s, -1),
                      shifts=np.arange(-max_shift, max_shift + 1))
-
-
-def _normalised_spectra(m: np.ndarray) -> np.ndarray:
-    """Batched singular values (n, r, c) -> (n, min(r, c)), each row divided by its sum."""
-    sv = np.linalg.svd(m.astype(np.float64), compute_uv=False)
-    total = sv.sum(axis=1, keepdims=True)
-    return np.divide(sv, total, out=np.zeros_like(sv), where=total > 0)
-
-
-def grid_svd(grid: ShiftGrid | np.ndarray) -> dict:
-    """The seed's SVD of shift grids, for every image at once.
-
-    Each image's grid (S_dy, S_dx, D) is reshaped as (pitch, time * latent) and as
-    (time, pitch * latent); returns the per-image normalised spectra sv / sv.sum()
-    (``pitch_spectra``, ``time_spectra``: (n, S)), their means (``*_mean``: (S,)) and the mean
-    share of the first singular value (``pitch_sv1_share``, ``time_sv1_share``). An all-zero
-    grid gives an all-zero spectrum, not NaN.
-    """
-    z = grid.z if isinstance(grid, ShiftGrid) else np.asarray(grid)
-    if z.ndim != 4:
-        raise ValueError(f"grid embeddings must be (n, S_dy, S_dx, D), got shape {z.shape}")
-    n, sy, sx, d = z.shape
-    pitch = _normalised_spectra(z.reshape(n, sy, sx * d))
-    time = _normalised_spectra(z.transpose(0, 2, 1, 3).reshape(n, sx, sy * d))
-    return {"pitch_spectra": pitch, "time_spectra": time,
-            "pitch_mean": pitch.mean(0), "time_mean": time.mean(0),
-            "pitch_sv1_share": float(pitch[:, 0].mean()),
-            "time_sv1_share": float(time[:, 0].mean())}

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from softfact.analysis.encode import encode
+from softfact.models.encode import encode
 from softfact.data.blobs import translate
 from softfact.losses.factorization import difference_cosine
 

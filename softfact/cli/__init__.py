@@ -1,0 +1,46 @@
+"""The ``softfact`` command: one module per subcommand, registered in ``COMMANDS``."""
+from __future__ import annotations
+
+import sys
+import warnings
+from importlib import import_module
+
+# name -> (module under softfact.cli, one line of help); the module has main(argv) -> int
+COMMANDS = {
+    "run": ("run", "train, evaluate and write the HTML report (the main job)"),
+    "train": ("train", "train an encoder (config file, presets, --key=value overrides)"),
+    "evaluate": ("evaluate", "the seed's metrics of a run, beside the published figures"),
+    "report": ("report", "every figure of the seed for a run, in one HTML page"),
+    "sweep": ("sweep", "grids of configs x seeds, with a table and plots"),
+}
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"softfact: warning: {message}\n"
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    return ("usage: softfact {" + ",".join(COMMANDS) + "} [options]\n"
+            + "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    warnings.formatwarning = _one_line_warning  # skipped MIDI files: one line each
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
+        print(usage())
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    command = import_module(f"softfact.cli.{COMMANDS[argv[0]][0]}")
+    try:
+        return command.main(argv[1:])
+    except Exception as e:
+        # softfact's own errors (bad config, checkpoint, MIDI folder, diverged loss) are
+        # one-line messages for the user; anything else is a bug and keeps its traceback
+        if not (type(e).__module__.startswith("softfact") or isinstance(e, FileNotFoundError)):
+            raise
+        print(f"softfact: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("softfact: interrupted; the last checkpoint is intact", file=sys.stderr)
+        return 130

@@ -1,0 +1,36 @@
+"""``softfact run``: train, evaluate and write the report, the main job."""
+from __future__ import annotations
+
+from softfact.cli.common import is_main_process, resolve_train, train_parser
+
+
+def _parser():
+    p = train_parser("softfact run")
+    p.description = ("Train, evaluate and write the HTML report (the main job). Any config key "
+                     "can be set as --key=value (e.g. --steps 2000 --data midi --midi-dir PATH).")
+    p.add_argument("--no-report", action="store_true", help="evaluate only, no report")
+    p.add_argument("--no-umap", action="store_true", help="skip the UMAP figures (slowest part)")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    from softfact.training import train
+    cfg, resume, ns = resolve_train(argv, "softfact run", _parser())
+    out = train(cfg, resume=resume, progress=not ns.quiet)
+    if not is_main_process():
+        return 0
+    from softfact.evaluation import format_table
+    from softfact.run import Run
+    run = Run.load(out)
+    if ns.no_report:
+        metrics = run.evaluate().metrics
+        page = None
+    else:
+        from softfact.report import build_report
+        page = build_report(run, umap=not ns.no_umap)  # evaluates once, for table and page
+        metrics = run.metrics()
+    print(format_table(metrics))
+    print(f"written: {run.files.metrics}")
+    if page is not None:
+        print(f"report: {page}")
+    return 0

@@ -1,0 +1,23 @@
+"""Encoders: the seed's ToyEncoder, ConvEncoder for piano rolls, and the precision rule.
+
+``build_encoder(cfg)`` makes the encoder a TrainConfig names.
+"""
+from __future__ import annotations
+
+from torch import nn
+
+from softfact.models.chunked import ChunkedEncoder
+from softfact.models.conv import ConvEncoder
+from softfact.models.precision import embedding_layer, float32_embedding
+from softfact.models.toy import ToyEncoder
+
+__all__ = ["ChunkedEncoder", "ConvEncoder", "ToyEncoder", "build_encoder", "embedding_layer",
+           "float32_embedding"]
+
+
+def build_encoder(cfg) -> nn.Module:
+    """The encoder named by a TrainConfig (``toy`` or ``conv``)."""
+    if cfg.encoder == "toy":
+        return ToyEncoder(cfg.latent_dim)
+    return ConvEncoder(latent_dim=cfg.latent_dim, width=cfg.width, depth=cfg.depth,
+                       coords=cfg.conv_coords)

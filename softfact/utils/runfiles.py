@@ -1,0 +1,45 @@
+"""The names of a run folder's files: one place, so no layer spells them out.
+
+``softfact.Run`` (``softfact/run.py``) owns a run folder; the training loop, the run log and
+the checkpoint code only need these names.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+CHECKPOINT = "checkpoint.pt"   # weights, optimizer, step, RNG states, resolved config
+CONFIG = "config.yaml"         # the resolved config, readable
+LOG = "metrics.jsonl"          # one JSON row per logged training step
+METRICS = "metrics.json"       # evaluation results (written by Run.write_metrics only)
+REPORT = "report.html"         # the browsable report
+
+
+@dataclass(frozen=True)
+class RunFiles:
+    """Paths of the files in run folder ``root``."""
+
+    root: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.root / CHECKPOINT
+
+    @property
+    def config(self) -> Path:
+        return self.root / CONFIG
+
+    @property
+    def log(self) -> Path:
+        return self.root / LOG
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / METRICS
+
+    @property
+    def report(self) -> Path:
+        return self.root / REPORT
