@@ -16,7 +16,7 @@ from pathlib import Path
 from common import snapshot, Threads, append_result, interleaved, machine_header, median, spread, table
 
 import torch
-import seed_reference as seed
+from softfact import seed_reference as seed
 from softfact.models.encode import encode
 from softfact.data.blobs import make_blobs, translate
 from softfact.evaluation import evaluate_encoder

@@ -22,7 +22,7 @@ import time
 from common import append_result, interleaved, machine_header, median, snapshot, spread, table
 
 import torch
-import seed_reference as seed
+from softfact import seed_reference as seed
 from bench_step import SoftfactStep, _seed_batch
 from bench_ttq import KEYS, _outcome, softfact_recipe, trace_rows
 from softfact.data.blobs import BlobSource

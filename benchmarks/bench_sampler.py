@@ -12,7 +12,7 @@ import time
 from common import snapshot, Threads, append_result, interleaved, machine_header, median, spread, table
 
 import torch
-import seed_reference as seed
+from softfact import seed_reference as seed
 from softfact.data.blobs import BlobSource, make_blobs
 from softfact.data.triplets import sample_triplets
 

@@ -20,7 +20,7 @@ import time
 from common import snapshot, Threads, append_result, interleaved, machine_header, median, spread, table
 
 import torch
-import seed_reference as seed
+from softfact import seed_reference as seed
 from softfact.config import resolve
 from softfact.data.blobs import make_blobs
 from softfact.data.sources import build_image_source

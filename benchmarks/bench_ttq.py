@@ -20,7 +20,7 @@ from pathlib import Path
 from common import snapshot, Threads, append_result, machine_header, table
 
 import torch
-import seed_reference as seed
+from softfact import seed_reference as seed
 from softfact.config import resolve
 from softfact.data.blobs import make_blobs
 from softfact.evaluation import QUALITY_BAR, evaluate_encoder, meets_quality_bar

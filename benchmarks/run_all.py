@@ -7,7 +7,7 @@
 
 Parts: sampler = (a) triplet throughput; step = (b) training-step time vs the FLOP floor;
 ttq = (c) time to the seed's quality; eval = (d) evaluation and analysis time. Each part
-compares softfact with the seed's design (benchmarks/seed_reference.py) in the same process.
+compares softfact with the seed's design (softfact/seed_reference.py) in the same process.
 The machine may be shared: read the ratios, and the load average each result records.
 """
 from __future__ import annotations

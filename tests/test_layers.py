@@ -11,7 +11,7 @@ import softfact
 ROOT = Path(softfact.__file__).parent
 
 LAYERS = [
-    ["utils"],
+    ["utils", "seed_reference"],
     ["config"],
     ["data"],
     ["models"],

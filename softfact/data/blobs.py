@@ -16,6 +16,8 @@ import functools
 import torch
 import torch.nn.functional as F
 
+from softfact.seed_reference import shift_no_wrap  # noqa: F401  (the seed's, re-exported)
+
 MAX_MASK_SIZE = 62  # row masks live in int64; larger images use ``render_blobs``
 
 
@@ -188,17 +190,4 @@ def translate(x: torch.Tensor, dy: torch.Tensor | int, dx: torch.Tensor | int, *
     if not wrap:
         mask = ok_r[:, :, None] & ok_c[:, None, :]
         out = out * mask[:, None].to(out.dtype)
-    return out
-
-
-def shift_no_wrap(x: torch.Tensor, shifts: int, dims: int) -> torch.Tensor:
-    """The seed's drop-in for ``torch.roll`` with zero fill, for one integer shift."""
-    if shifts == 0:
-        return x
-    out = torch.roll(x, shifts=shifts, dims=dims)
-    n = abs(shifts)
-    if shifts > 0:
-        out.narrow(dims, 0, n).zero_()
-    else:
-        out.narrow(dims, out.size(dims) - n, n).zero_()
     return out

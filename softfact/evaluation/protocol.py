@@ -19,9 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from softfact.models.encode import encode
 from softfact.data.blobs import translate
 from softfact.losses.factorization import difference_cosine
+from softfact.models.encode import encode
+from softfact.utils.geometry import angle_deg, mean_abs_pairwise_cosine
 
 # The seed notebook's published figures (5,000 steps, batch 1024, lr 4e-3).
 SEED_FIGURES = {
@@ -43,13 +44,6 @@ QUALITY_BAR = {"cross_abs_cos": ("<=", 0.13), "same_sign_cos": (">=", 0.94),
 
 def _shift_views(img: torch.Tensor, shifts: list[tuple[torch.Tensor, torch.Tensor]], wrap: bool):
     return torch.cat([translate(img, dy, dx, wrap=wrap) for dy, dx in shifts])
-
-
-def _pairwise_abs_cos(d: torch.Tensor) -> float:
-    u = d / d.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    c = (u @ u.T).abs()
-    n = c.shape[0]
-    return float((c.sum() - c.diagonal().sum()) / (n * (n - 1)))
 
 
 @dataclass
@@ -101,7 +95,7 @@ def sign_probe(encoder, image_fn, *, n: int = 500, max_shift: int = 4,
         mp, mn = (z[pos] - z[0]).mean(0), (z[neg] - z[0]).mean(0)
         cos = float(difference_cosine(mp[None], mn[None])[0])
         out[f"sign_cos_{name}"] = cos
-        out[f"angle_{name}_deg"] = float(np.degrees(np.arccos(np.clip(cos, -1, 1))))
+        out[f"angle_{name}_deg"] = float(angle_deg(cos))
     return out
 
 
@@ -123,8 +117,8 @@ def summarize(dv: DiffVectors) -> dict[str, float]:
         "pitch_pitch_abs_cos": float(np.abs(dv.pitch_opp).mean()),
         "time_time_abs_cos": float(np.abs(dv.time_opp).mean()),
         # how far one direction serves every image: |cos| over all pairs across images
-        "pitch_consistency": _pairwise_abs_cos(torch.from_numpy(dv.pitch_d)),
-        "time_consistency": _pairwise_abs_cos(torch.from_numpy(dv.time_d)),
+        "pitch_consistency": mean_abs_pairwise_cosine(dv.pitch_d),
+        "time_consistency": mean_abs_pairwise_cosine(dv.time_d),
         "pca_evr_1": float(evr[0]), "pca_evr_2": float(evr[1]),
     }
 

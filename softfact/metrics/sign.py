@@ -15,9 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-
-def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return (a * b).sum(-1) / np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
+from softfact.utils.geometry import angle_deg, cosine
 
 
 def sign_angles(d: np.ndarray) -> dict[str, np.ndarray]:
@@ -29,9 +27,8 @@ def sign_angles(d: np.ndarray) -> dict[str, np.ndarray]:
         ang, opp = [], []
         for s in range(1, m + 1):
             p, q = pos(s), neg(s)
-            c = float(_cos(p.mean(0), q.mean(0)))
-            ang.append(np.degrees(np.arccos(np.clip(c, -1, 1))))
-            opp.append(float(_cos(p, q).mean()))
+            ang.append(float(angle_deg(cosine(p.mean(0), q.mean(0)))))
+            opp.append(float(cosine(p, q).mean()))
         out[f"{name}_angle_deg"], out[f"{name}_opp_cos"] = np.array(ang), np.array(opp)
     return out
 

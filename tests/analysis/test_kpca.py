@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from oracles import OracleEncoder, inner_blobs
+from tests.oracles import OracleEncoder, inner_blobs
 from sklearn.decomposition import KernelPCA
 
 from softfact.analysis import RBFKernelPCA, encode_shift_grid, subspace_agreement

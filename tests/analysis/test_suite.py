@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 import torch
-from oracles import blobs, inner_blobs
+from tests.oracles import blobs, inner_blobs
 from sklearn.manifold import trustworthiness
 
 from softfact.analysis import analyse, encode_shift_grid, umap_embeddings

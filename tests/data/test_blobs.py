@@ -1,8 +1,8 @@
 import torch
 
 from softfact.data.blobs import make_blobs, shift_no_wrap, translate
-from tests.seed_reference import make_blob
-from tests.seed_reference import shift_no_wrap as seed_shift
+from softfact.seed_reference import make_blob
+from softfact.seed_reference import shift_no_wrap as seed_shift
 
 
 def test_shapes_values_and_device(gen):

@@ -5,7 +5,7 @@ import torch
 
 from softfact.data.blobs import BlobSource, make_blobs, translate
 from softfact.data.triplets import sample_shifts, sample_triplets, shift_cosine
-from tests.seed_reference import seed_triplet
+from softfact.seed_reference import seed_triplet
 
 N_REF = 3000
 

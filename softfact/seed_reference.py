@@ -1,9 +1,10 @@
-"""The seed notebook's design, copied as it is, as the reference the benchmarks compare with.
+"""The seed notebook's code, copied as it is: the one reference that tests and benchmarks use.
 
 Data: per-sample ``BlobShiftDataset.__getitem__`` (Python loop, one image at a time) behind a
 ``DataLoader`` with worker processes. Model step: three separate encoder calls (anchor, crop1,
 crop2), the factorization loss, Adam. Evaluation: ``collect_diff_vectors`` and
-``collect_signed_diffs`` encode one image at a time. Nothing here is used by softfact itself.
+``collect_signed_diffs`` encode one image at a time. Nothing here is used by softfact's own training or evaluation; tests check softfact's
+batched code against it and benchmarks time it beside softfact.
 """
 from __future__ import annotations
 
@@ -67,6 +68,32 @@ class BlobShiftDataset(torch.utils.data.Dataset):
             if not torch.equal(c1, c2): break
         target = float(np.sign(sign1 * sign2)) if scheme < 2 else 0.0
         return img, c1, c2, torch.tensor(target), torch.tensor(scheme), (dy1, dx1), (dy2, dx2)
+
+
+
+def seed_triplet(sz=16, ms=4):
+    """BlobShiftDataset.__getitem__, plus the number of redraws it needed."""
+    redraws = 0
+    while True:
+        img = make_blob(sz)
+        scheme = torch.randint(0, 3, (1,)).item()
+        s1 = torch.randint(1, ms + 1, (1,)).item()
+        s2 = torch.randint(1, ms + 1, (1,)).item()
+        sign1 = 1 if torch.rand(1) > 0.5 else -1
+        sign2 = 1 if torch.rand(1) > 0.5 else -1
+        if scheme == 0:
+            dy1, dx1, dy2, dx2 = sign1 * s1, 0, sign2 * s2, 0
+        elif scheme == 1:
+            dy1, dx1, dy2, dx2 = 0, sign1 * s1, 0, sign2 * s2
+        else:
+            dy1, dx1, dy2, dx2 = sign1 * s1, 0, 0, sign2 * s2
+        c1 = shift_no_wrap(shift_no_wrap(img, shifts=dy1, dims=1), shifts=dx1, dims=2)
+        c2 = shift_no_wrap(shift_no_wrap(img, shifts=dy2, dims=1), shifts=dx2, dims=2)
+        if not torch.equal(c1, c2):
+            break
+        redraws += 1
+    target = float(np.sign(sign1 * sign2)) if scheme < 2 else 0.0
+    return img, c1, c2, target, scheme, (dy1, dx1), (dy2, dx2), redraws
 
 
 # -- model and loss (seed: ToyEncoder, factorization_loss) -----------------------------------

@@ -1,6 +1,6 @@
 import numpy as np
 import torch
-from oracles import OracleEncoder, blobs, inner_blobs
+from tests.oracles import OracleEncoder, blobs, inner_blobs
 
 from softfact.analysis import ShiftGrid, encode_shift_grid, grid_images, grid_svd
 from softfact.data.blobs import shift_no_wrap

@@ -2,7 +2,7 @@ import matplotlib.colors as mcolors
 import numpy as np
 import pytest
 import torch
-from oracles import blobs, inner_blobs
+from tests.oracles import blobs, inner_blobs
 
 from softfact.analysis import analyse
 from softfact.data.triplets import SCHEMES, sample_triplets
@@ -21,7 +21,7 @@ def assert_png(path):
 
 @pytest.fixture(scope="module")
 def analysis():
-    from oracles import OracleEncoder
+    from tests.oracles import OracleEncoder
     a = analyse(OracleEncoder(), inner_blobs, n_probe=60, n_svd=3, n_points_images=3, umap=False)
     rng = np.random.default_rng(0)
     a.umap = {2: rng.normal(size=(len(a.points_dy), 2)), 3: rng.normal(size=(len(a.points_dy), 3))}

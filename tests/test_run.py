@@ -1,0 +1,83 @@
+"""softfact.Run: one object owning a run folder."""
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from softfact.cli import main
+from softfact.config import ConfigError
+from softfact.run import Run, RunError
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    run = tmp_path / "r"
+    run.mkdir()
+    shutil.copy(GOLDEN / "checkpoint.pt", run / "checkpoint.pt")
+    return run
+
+
+def test_load_a_folder_or_its_checkpoint(run_dir):
+    a, b = Run.load(run_dir), Run.load(run_dir / "checkpoint.pt")
+    assert a.root == b.root == run_dir
+    assert a.step == 30 and a.config.crops == 6 and a.config.max_shift == 4
+    x = torch.rand(3, 1, 16, 16)
+    assert torch.equal(a.encoder(x), b.encoder(x))
+    assert not a.encoder.training
+    assert "step=30" in repr(a)
+
+
+def test_errors_name_the_path_given(tmp_path):
+    with pytest.raises(RunError, match="nosuch"):
+        Run.load(tmp_path / "nosuch")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RunError, match="empty is not a run folder"):
+        Run.load(tmp_path / "empty")
+
+
+def test_data_settings_can_change_but_the_model_cannot(run_dir):
+    run = Run.load(run_dir, eval_blobs=7, metric_images=None)
+    assert run.config.eval_blobs == 7 and run.config.metric_images == 12
+    with pytest.raises(ConfigError, match="latent_dim"):
+        Run.load(run_dir, latent_dim=8)
+
+
+def test_source_is_built_once_per_split(run_dir):
+    run = Run.load(run_dir)
+    assert run.source("val") is run.source("val")
+    x = run.source("val")(4, torch.Generator().manual_seed(0))
+    assert x.shape == (4, 1, 16, 16)
+
+
+def test_metrics_json_is_merged_and_only_written_by_the_run(run_dir):
+    run = Run.load(run_dir)
+    assert run.metrics() == {}
+    run.write_metrics({"a": 1.0})
+    merged = run.write_metrics({"b": 2.0})
+    assert merged == {"a": 1.0, "b": 2.0} == json.loads((run_dir / "metrics.json").read_text())
+    assert not list(run_dir.glob(".metrics.json.*"))  # atomic: no temporary left
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]"])
+def test_a_broken_metrics_json_is_one_line(run_dir, text, capsys):
+    (run_dir / "metrics.json").write_text(text)
+    with pytest.raises(RunError, match="metrics.json"):
+        Run.load(run_dir).metrics()
+    assert main(["evaluate", str(run_dir), "--n", "10"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "metrics.json" in err[0]
+
+
+def test_evaluate_uses_the_runs_own_settings(run_dir, monkeypatch):
+    import softfact.run as run_mod
+    seen = {}
+    monkeypatch.setattr(run_mod, "evaluate",
+                        lambda enc, src, **kw: seen.update(kw) or run_mod.Evaluation({}, None, None))
+    run = Run.load(run_dir)
+    run.config.max_shift, run.config.wrap = 3, True  # as if trained so
+    run.evaluate(write=False)
+    assert seen == {"max_shift": 3, "wrap": True, "seed": 0, "n_probe": 60, "n_grid": 12}
