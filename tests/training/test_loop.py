@@ -136,3 +136,19 @@ def test_cross_weight_reaches_the_loss(tmp_path, crops):
                                          cross_weight=w)
         assert torch.allclose(facts[w], ref, atol=1e-5)
     assert not torch.allclose(facts[1.0], facts[4.0])
+
+
+@pytest.mark.parametrize("encoder", ["toy", "conv"])
+def test_amp_keeps_every_encoders_embedding_layer_float32(tmp_path, monkeypatch, encoder):
+    """The precision rule is applied where autocast is, whatever the encoder."""
+    seen = []
+    real = loop_mod.compute_losses
+
+    def spy(model, batch, step, cfg):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            seen.append(model(batch.anchor[:2]).dtype)
+        return real(model, batch, step, cfg)
+    monkeypatch.setattr(loop_mod, "compute_losses", spy)
+    kw = dict(encoder="conv", width=4, depth=2) if encoder == "conv" else {}
+    train(cfg_for(tmp_path, steps=1, batch_size=4, amp=True, **kw), progress=False)
+    assert seen == [torch.float32]
