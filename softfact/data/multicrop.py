@@ -16,22 +16,13 @@ about half the steps (``benchmarks/results/cpu_recipe.md``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from softfact.data.blobs import translate
+from softfact.data.crops import CropBatch
 
 
-@dataclass
-class MultiCropBatch:
-    anchor: torch.Tensor    # (B, C, H, W)
-    crops: torch.Tensor     # (B, K, C, H, W)
-    deltas: torch.Tensor    # (B, K, 2) long, [dy, dx] of each crop
-    distinct: torch.Tensor  # (B, K, K) bool: crops i and j differ (identical crops carry no signal)
-
-    def __len__(self) -> int:
-        return self.anchor.shape[0]
+MultiCropBatch = CropBatch  # K crops per anchor: the one batch type
 
 
 def sample_crop_shifts(n: int, k: int, *, max_shift: int, generator: torch.Generator,
@@ -71,4 +62,4 @@ def sample_multicrop(image_fn, n: int, *, crops: int, max_shift: int, generator:
     distinct = (v[:, :, None] != v[:, None, :]).any(-1)
     if packed:
         anchor, views = image_fn.unpack(anchor), [image_fn.unpack(x) for x in views]
-    return MultiCropBatch(anchor, torch.stack(views, 1), deltas, distinct)
+    return CropBatch(anchor, torch.stack(views, 1), deltas, distinct=distinct)

@@ -10,36 +10,20 @@ A triplet whose two crops are identical carries no signal and is redrawn whole, 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
 from softfact.data.blobs import translate
+from softfact.data.crops import CropBatch
 from softfact.utils.geometry import SCHEMES, shift_cosine
 
 
 ImageFn = Callable[[int, torch.Generator], torch.Tensor]
 
 
-@dataclass
-class TripletBatch:
-    """A batch of triplets; deltas are (dy, dx) in pixels, dy along rows (pitch)."""
-    anchor: torch.Tensor   # (B, C, H, W)
-    crop1: torch.Tensor    # (B, C, H, W)
-    crop2: torch.Tensor    # (B, C, H, W)
-    target: torch.Tensor   # (B,) float in [-1, 1]
-    scheme: torch.Tensor   # (B,) long, index into SCHEMES
-    delta1: torch.Tensor   # (B, 2) long
-    delta2: torch.Tensor   # (B, 2) long
-    redraws: int = 0       # triplets drawn and rejected because crop1 == crop2
-
-    def __len__(self) -> int:
-        return self.anchor.shape[0]
-
-    def to(self, device) -> "TripletBatch":
-        move = {k: v.to(device) for k, v in self.__dict__.items() if torch.is_tensor(v)}
-        return TripletBatch(**move, redraws=self.redraws)
+# the seed's triplet is the K = 2 case of the one batch type
+TripletBatch = CropBatch
 
 
 def sample_shifts(n: int, *, max_shift: int, generator: torch.Generator,
@@ -120,4 +104,4 @@ def sample_triplets(image_fn: ImageFn, batch_size: int, *, max_shift: int,
     if packed:
         parts[:3] = [image_fn.unpack(p) for p in parts[:3]]
     img, c1, c2, scheme, d1, d2 = parts
-    return TripletBatch(img, c1, c2, shift_cosine(d1, d2), scheme, d1, d2, redraws=redraws)
+    return CropBatch.triplet(img, c1, c2, scheme, d1, d2, redraws=redraws)

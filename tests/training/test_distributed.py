@@ -20,7 +20,8 @@ import torch.multiprocessing as mp
 
 from softfact.config import TrainConfig, apply, from_dict
 from softfact.data.blobs import make_blobs
-from softfact.data.triplets import TripletBatch, sample_triplets
+from softfact.data.crops import CropBatch
+from softfact.data.triplets import sample_triplets
 from softfact.models import build_encoder
 from softfact.losses import sigreg
 from softfact.training import distributed
@@ -31,7 +32,7 @@ from softfact.training.runlog import read_metrics
 WORLD = 2
 STEP = 7          # any step: SIGReg's directions are seeded by it, identically on every rank
 GLOBAL_BATCH = 64
-TENSOR_FIELDS = ("anchor", "crop1", "crop2", "target", "scheme", "delta1", "delta2")
+TENSOR_FIELDS = ("anchor", "crop1", "crop2", "scheme", "delta1", "delta2")
 N_GROUPS = 4      # process groups the workers open in turn: one per job below
 
 
@@ -81,7 +82,7 @@ def _equivalence_job(rank: int, world: int, folder: Path) -> None:
     model = build_encoder(cfg)
     model.load_state_dict(case["model"])
     net = distributed.wrap(model, torch.device("cpu"), info)
-    batch = TripletBatch(*(_shard(case["batch"][k], rank, world) for k in TENSOR_FIELDS))
+    batch = CropBatch.triplet(*(_shard(case["batch"][k], rank, world) for k in TENSOR_FIELDS))
     out = compute_losses(net, batch, STEP, cfg)
     out["loss"].backward()
 
@@ -150,7 +151,7 @@ def runs(tmp_path_factory):
     local = {n: torch.zeros_like(p) for n, p in model.named_parameters()}
     for rank in range(WORLD):
         model.zero_grad()
-        part = TripletBatch(*(_shard(getattr(batch, k), rank, WORLD) for k in TENSOR_FIELDS))
+        part = CropBatch.triplet(*(_shard(getattr(batch, k), rank, WORLD) for k in TENSOR_FIELDS))
         compute_losses(model, part, STEP, cfg)["loss"].backward()
         for n, p in model.named_parameters():
             local[n] += p.grad / WORLD

@@ -152,3 +152,29 @@ def test_amp_keeps_every_encoders_embedding_layer_float32(tmp_path, monkeypatch,
     kw = dict(encoder="conv", width=4, depth=2) if encoder == "conv" else {}
     train(cfg_for(tmp_path, steps=1, batch_size=4, amp=True, **kw), progress=False)
     assert seen == [torch.float32]
+
+
+def test_one_batch_type_keeps_the_seeds_loss_exactly(gen):
+    """The seed's triplet is the K = 2 case of CropBatch; its loss is the seed's, bit for bit."""
+    from softfact.data.blobs import BlobSource
+    from softfact.data.crops import CropBatch
+    from softfact.data.multicrop import sample_multicrop
+    from softfact.data.triplets import sample_triplets
+    from softfact.losses import factorization_loss, pairwise_factorization_loss
+    from softfact.models import ToyEncoder
+    torch.manual_seed(0)
+    model, cfg = ToyEncoder(), resolve("seed", None, {})
+    batch = sample_triplets(BlobSource(), 16, max_shift=4, generator=gen)
+    assert isinstance(batch, CropBatch) and batch.k == 2 and batch.crops.shape[:2] == (16, 2)
+    x = torch.cat([batch.anchor, batch.crop1, batch.crop2]).contiguous(memory_format=torch.channels_last)
+    za, z1, z2 = model(x).split(16)
+    seed = factorization_loss(z_anchor=za, z_crop1=z1, z_crop2=z2, targets=batch.target)
+    assert torch.equal(loop_mod.compute_losses(model, batch, 0, cfg)["fact"], seed)
+
+    multi = sample_multicrop(BlobSource(), 8, crops=6, max_shift=4, generator=gen)
+    assert multi.scheme is None and multi.k == 6
+    zc = torch.stack([model(multi.crops[:, j]) for j in range(6)], 1)
+    ref = pairwise_factorization_loss(z_anchor=model(multi.anchor), z_crops=zc,
+                                      deltas=multi.deltas, valid=multi.distinct)
+    got = loop_mod.compute_losses(model, multi, 0, resolve("cpu", None, {"cross_weight": "1"}))
+    assert torch.allclose(got["fact"], ref, atol=1e-6)
