@@ -48,3 +48,6 @@ def test_the_report_keeps_its_sections_in_order(run_dir):
     want = json.loads((GOLDEN / "report_sections.json").read_text())
     # later sections may be added, but the seed's sections keep their place and titles
     assert [(i, t) for i, t in zip(ids, titles) if i in dict(want)] == [tuple(w) for w in want]
+    # `evaluate` and `report` leave the same keys in metrics.json
+    golden = json.loads((GOLDEN / "metrics.json").read_text())
+    assert set(json.loads((run_dir / "metrics.json").read_text())) == set(golden)

@@ -8,7 +8,7 @@ from softfact.analysis.diffs import cosine_groups, pca_cross
 from softfact.analysis.embed2d import umap_embeddings
 from softfact.analysis.kpca import RBFKernelPCA, subspace_agreement
 from softfact.analysis.suite import Analysis, analyse
-from softfact.analysis.svd import grid_svd
+from softfact.metrics.svd import grid_svd
 from softfact.evaluation.grid import ShiftGrid, encode_shift_grid, grid_images
 from softfact.models.encode import encode
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from softfact.analysis.diffs import cosine_groups, pca_cross
-from softfact.analysis.svd import grid_svd
+from softfact.metrics.svd import grid_svd
 from softfact.evaluation.grid import ShiftGrid, encode_shift_grid
 from softfact.analysis.kpca import RBFKernelPCA
 from softfact.evaluation import DiffVectors, evaluate_encoder

@@ -18,6 +18,7 @@ from softfact.metrics.disentangle import FactorRotation, dci, mig
 from softfact.evaluation.grid import encode_shift_grid
 from softfact.evaluation.grid import differences, flat_samples, split_images
 from softfact.metrics.linear import factor_accuracy, shift_r2
+from softfact.metrics.svd import grid_svd
 
 
 def metrics_from_grid(Z: np.ndarray, *, seed: int = 0) -> dict[str, float]:
@@ -69,8 +70,11 @@ class Evaluation:
 
 
 def evaluate(encoder, image_fn, *, max_shift: int = 4, wrap: bool = False, seed: int = 0,
-             n_probe: int = 500, n_grid: int = 200) -> Evaluation:
+             n_probe: int = 500, n_grid: int = 200, n_svd: int = 50) -> Evaluation:
     """The seed's protocol on ``n_probe`` images and the grid metrics on ``n_grid`` images.
+
+    The seed's SVD shares (``svd_sv1_share_pitch`` / ``_time``) use the first ``n_svd``
+    images of the grid, as the report's SVD figure does.
 
     ``encoder``: any callable (B, 1, H, W) -> (B, D); ``image_fn(n, generator)`` gives images.
     The probe draws from ``Generator(seed)``, the grid from ``Generator(seed + 1)``.
@@ -80,4 +84,6 @@ def evaluate(encoder, image_fn, *, max_shift: int = 4, wrap: bool = False, seed:
     grid = encode_shift_grid(encoder, image_fn, n_images=n_grid, max_shift=max_shift,
                              generator=torch.Generator().manual_seed(seed + 1), wrap=wrap)
     metrics.update(metrics_from_grid(grid.z, seed=seed))  # R^2, analogies, MIG, DCI, ...
+    svd = grid_svd(grid.z[:n_svd])
+    metrics.update(svd_sv1_share_pitch=svd["pitch_sv1_share"], svd_sv1_share_time=svd["time_sv1_share"])
     return Evaluation(metrics=metrics, probe=dv, grid=grid)
