@@ -33,8 +33,8 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from softfact.data.midi import find_midi_files, load_midi_folder
-    from softfact.data.midi_source import build_roll_source
+    from softfact.data.midi_files import find_midi_files, load_midi_folder
+    from softfact.data.midi_crops import build_roll_source
     from softfact.data.triplets import sample_triplets
 
     res = {"midi_dir": Path(args.midi_dir).name, "files": len(find_midi_files(Path(args.midi_dir))),

@@ -1,4 +1,4 @@
-"""Piano-roll crops as an image source: split by song, non-empty windows, triplets on them."""
+"""Piano-roll crops as an image source: non-empty windows, split songs, triplets on them."""
 from types import SimpleNamespace
 
 import numpy as np
@@ -6,11 +6,12 @@ import pytest
 import torch
 
 from softfact.data.blobs import translate
-from softfact.data.midi import MidiDataError, SongNotes, notes_to_roll
-from softfact.data.midi_source import RollCrops, build_roll_source, split_songs
+from softfact.data.midi_crops import RollCrops, build_roll_source
+from softfact.data.midi_files import MidiDataError, SongNotes, notes_to_roll
+from softfact.data.midi_split import split_songs
 from softfact.data.triplets import sample_triplets
 
-from tests.data.test_midi import write_midi
+from tests.data.synthetic_midi import write_midi
 
 
 def random_songs(n_songs=4, seed=0):
@@ -82,23 +83,6 @@ def test_bad_crop_size_is_an_error():
         RollCrops(songs, size=256)
 
 
-def test_split_is_by_song_deterministic_and_stable():
-    names = [f"{i:03d}/{i:03d}.mid" for i in range(1, 401)]
-    split = split_songs(names, 0.1)
-    tr, va = set(split["train"].tolist()), set(split["val"].tolist())
-    assert not tr & va and len(tr | va) == 400 and 20 <= len(va) <= 60
-    again = split_songs(list(reversed(names)), 0.1)  # order does not matter, names do
-    assert sorted(names[i] for i in va) == sorted(names[::-1][i] for i in again["val"])
-    fewer = split_songs(names[:200], 0.1)  # removing songs moves no other song
-    assert {names[i] for i in fewer["val"]} == {names[i] for i in va if i < 200}
-    two = split_songs(["a.mid", "b.mid"], 0.1)
-    assert len(two["train"]) == 1 and len(two["val"]) == 1
-    one = split_songs(["a.mid"], 0.1)
-    assert one["train"].tolist() == one["val"].tolist() == [0]
-    none_held_out = split_songs(names[:10], 0.0)
-    assert none_held_out["train"].tolist() == none_held_out["val"].tolist() == list(range(10))
-
-
 def midi_cfg(folder, cache, **kw):
     base = dict(data="midi", midi_dir=str(folder), image_size=16, steps_per_quarter=4,
                 val_fraction=0.5, cache_dir=str(cache))
@@ -139,7 +123,7 @@ def test_bach_source_needs_no_download(gen):
     x = train(256, gen)
     assert x.shape == (256, 1, 64, 64) and (x.flatten(1).sum(1) > 0).all()
     assert val.total_steps < train.total_steps
-    from softfact.data.midi_source import load_bach_chorales
+    from softfact.data.midi_crops import load_bach_chorales
     songs = load_bach_chorales()
     assert 380 <= len(songs) <= 440 and len(set(songs.names)) == len(songs)
     assert 30 <= songs.notes[:, 0].min() and songs.notes[:, 0].max() <= 90  # chorale voices
@@ -148,7 +132,6 @@ def test_bach_source_needs_no_download(gen):
 def test_shifted_windows_equal_translated_crops():
     """RollCrops.views reads shifted windows; they must equal shifting the anchor crop."""
     from softfact.data.blobs import translate
-    from softfact.data.midi import SongNotes
     rng = np.random.default_rng(0)
     notes = np.stack([rng.integers(40, 90, 300), rng.integers(0, 400, 300), np.zeros(300, int)], 1)
     notes[:, 2] = notes[:, 1] + rng.integers(1, 6, 300)
