@@ -180,3 +180,38 @@ def build_roll_source(cfg, split: str = "train") -> RollCrops:
                       onset=bool(getattr(cfg, "onset", False)))
     crops.split = corpus
     return crops
+
+
+def sliding_windows(songs: SongNotes, *, size: int, hop: int) -> dict[str, np.ndarray]:
+    """Every ``size``-step window of every song, ``hop`` steps apart (and one ending with the
+    song), that holds a note.
+
+    Returns arrays of one entry per window: ``song`` (index into ``songs``), ``start`` (first
+    step within the song), ``pitch`` (lowest pitch of the window: the window's pitch range is
+    centred on the notes sounding in it, clamped to 0..128 - size) and ``t0`` (first step in
+    ``RollCrops(songs, ...)`` coordinates, for ``RollCrops.window``).
+
+    >>> songs = SongNotes(["a"], np.array([[60, 0, 4], [64, 20, 30]]), np.array([0, 2]), 4)
+    >>> w = sliding_windows(songs, size=16, hop=8)
+    >>> w["start"].tolist(), w["pitch"].tolist()
+    ([0, 8, 16, 24], [52, 56, 56, 56])
+    """
+    if hop < 1 or not 1 <= size <= N_PITCHES:
+        raise MidiDataError(f"windows need hop >= 1 and 1 <= size <= {N_PITCHES}, got {hop}, {size}")
+    begin, length = songs.roll_spans()
+    out = {k: [] for k in ("song", "start", "pitch", "t0")}
+    for i in range(len(songs)):
+        p, s, e = songs.notes[songs.offsets[i]:songs.offsets[i + 1]].T
+        last = max(int(length[i]) - size, 0)
+        starts = np.unique(np.append(np.arange(0, last + 1, hop), last))  # the end is covered
+        inside = (s[None, :] < starts[:, None] + size) & (e[None, :] > starts[:, None])  # (W, n)
+        keep = inside.any(1)
+        lo = np.where(inside, p[None, :], N_PITCHES).min(1)
+        hi = np.where(inside, p[None, :], -1).max(1)
+        pitch = np.clip((lo + hi + 1) // 2 - size // 2, 0, N_PITCHES - size)
+        out["song"].append(np.full(int(keep.sum()), i))
+        out["start"].append(starts[keep])
+        out["pitch"].append(pitch[keep])
+        out["t0"].append(begin[i] + starts[keep])
+    return {k: np.concatenate(v).astype(np.int64) if v else np.zeros(0, np.int64)
+            for k, v in out.items()}

@@ -12,3 +12,15 @@ def write_midi(path, tracks, tpq=480):
         score.tracks.append(track)
     score.dump_midi(str(path))
     return path
+
+
+def write_named_tracks(path, tracks, tpq=480):
+    """tracks: list of (name, program, [(start_tick, duration_ticks, pitch, velocity), ...])."""
+    score = Score(tpq)
+    for name, program, notes in tracks:
+        track = Track(name=name, program=program, is_drum=False)
+        for start, dur, pitch, vel in notes:
+            track.notes.append(Note(start, dur, pitch, vel))
+        score.tracks.append(track)
+    score.dump_midi(str(path))
+    return path

@@ -142,3 +142,37 @@ def test_shifted_windows_equal_translated_crops():
     for wrap in (False, True):
         anchor, shifted = crops.views(64, g, [d], wrap=wrap)
         assert torch.equal(shifted, translate(anchor, d[:, 0], d[:, 1], wrap=wrap))
+
+
+def test_velocity_and_onset_channels():
+    # a repeated note (60 twice, back to back) and a quieter chord tone under it
+    notes = np.array([[60, 0, 4], [60, 4, 8], [55, 2, 6]])
+    songs = SongNotes(["a"], notes, np.array([0, 3]), 4, velocity=np.array([127, 64, 32], np.uint8))
+    t0, p0 = torch.tensor([0]), torch.tensor([50])
+    plain = RollCrops(songs, size=16).window(t0, p0)
+    assert plain.shape == (1, 1, 16, 16) and plain[0, 0, 10, :8].tolist() == [1.0] * 8
+    vel = RollCrops(songs, size=16, velocity=True).window(t0, p0)
+    assert vel[0, 0, 10, :8].tolist() == pytest.approx([1.0] * 4 + [64 / 127] * 4)
+    assert vel[0, 0, 5, 2:6].tolist() == pytest.approx([32 / 127] * 4) and vel[0, 0, 5, 6] == 0
+    both = RollCrops(songs, size=16, velocity=True, onset=True)
+    x = both.window(t0, p0)
+    assert both.channels == 2 and x.shape == (1, 2, 16, 16)
+    assert torch.equal(x[:, :1], vel)
+    assert x[0, 1].nonzero().tolist() == [[5, 2], [10, 0], [10, 4]]  # repeated notes stay apart
+    # shifted windows of both channels equal shifting the two-channel anchor
+    g = torch.Generator().manual_seed(0)
+    d = torch.randint(-6, 7, (32, 2), generator=g)
+    anchor, shifted = both.views(32, g, [d])
+    assert anchor.shape == (32, 2, 16, 16)
+    assert torch.equal(shifted, translate(anchor, d[:, 0], d[:, 1]))
+
+
+def test_onset_channel_config_needs_the_conv_encoder():
+    from softfact.config import ConfigError, resolve
+    from softfact.models import build_encoder
+    with pytest.raises(ConfigError, match="onset"):
+        resolve(overrides={"onset": "true"})
+    cfg = resolve(overrides={"onset": "true", "encoder": "conv", "image_size": 16, "width": 4,
+                             "depth": 2})
+    z = build_encoder(cfg)(torch.zeros(3, 2, 16, 16))
+    assert z.shape == (3, cfg.latent_dim)

@@ -13,7 +13,7 @@ from softfact.data import midi_files
 from softfact.data.midi_files import (MidiDataError, SongNotes, grid_notes, load_midi_folder,
                                       midi_to_roll, notes_to_roll, read_midi_notes, ticks_to_steps)
 
-from tests.data.synthetic_midi import write_midi
+from tests.data.synthetic_midi import write_midi, write_named_tracks
 
 
 def round_half_up(ticks, tpq, spq):
@@ -289,3 +289,46 @@ def test_packed_rolls_match_per_song_rolls():
     assert sub.names == ["c", "a"]
     np.testing.assert_array_equal(sub.packed_rolls(), SongNotes(
         sub.names, sub.notes, sub.offsets, 4).packed_rolls())
+
+
+def pop_style_song(path):
+    """POP909's three tracks: MELODY (program 0), BRIDGE (program 0), PIANO (program 0), but
+    with distinct programs here so that selection by program is tested too."""
+    return write_named_tracks(path, [
+        ("MELODY", 73, [(0, 480, 72, 100)]),
+        ("BRIDGE", 41, [(0, 480, 67, 80)]),
+        ("PIANO", 0, [(0, 960, 48, 40), (0, 960, 55, 64)]),
+    ])
+
+
+def test_tracks_are_selected_by_name_or_program(tmp_path):
+    path = pop_style_song(tmp_path / "s.mid")
+    pitches = lambda **kw: sorted(read_midi_notes(path, **kw)[:, 0].tolist())
+    assert pitches() == [48, 55, 67, 72]
+    assert pitches(tracks="MELODY") == [72] == pitches(tracks="melody")
+    assert pitches(tracks="piano, 41") == [48, 55, 67]
+    assert pitches(tracks="73") == [72]
+    assert pitches(tracks="VOCALS") == []
+
+
+def test_velocities_follow_their_notes(tmp_path):
+    song = midi_files.read_midi_song(pop_style_song(tmp_path / "s.mid"))
+    by_pitch = dict(zip(song.notes[:, 0].tolist(), song.velocity.tolist()))
+    assert by_pitch == {48: 40, 55: 64, 67: 80, 72: 100}
+    assert song.seconds == pytest.approx(1.0)  # 2 quarters at the default 120 bpm
+
+
+def test_track_selection_in_a_folder_is_cached_apart_and_skips_songs_without_them(tmp_path):
+    folder = tmp_path / "songs"
+    folder.mkdir()
+    pop_style_song(folder / "a.mid")
+    write_named_tracks(folder / "b.mid", [("PIANO", 0, [(0, 480, 50, 90)])])
+    cache = tmp_path / "cache"
+    assert len(load_midi_folder(folder, cache_dir=cache)) == 2
+    with pytest.warns(UserWarning, match="b.mid: no notes in tracks 'MELODY'"):
+        melody = load_midi_folder(folder, cache_dir=cache, tracks="MELODY")
+    assert melody.names == ["a.mid"] and melody.notes[:, 0].tolist() == [72]
+    assert melody.velocity.tolist() == [100]
+    assert len(list(cache.glob("*.npz"))) == 2  # another setting, another entry
+    with pytest.raises(MidiDataError, match="0..127"):
+        load_midi_folder(folder, cache_dir=cache, tracks="300")
