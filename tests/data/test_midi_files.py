@@ -325,8 +325,9 @@ def test_track_selection_in_a_folder_is_cached_apart_and_skips_songs_without_the
     write_named_tracks(folder / "b.mid", [("PIANO", 0, [(0, 480, 50, 90)])])
     cache = tmp_path / "cache"
     assert len(load_midi_folder(folder, cache_dir=cache)) == 2
-    with pytest.warns(UserWarning, match="b.mid: no notes in tracks 'MELODY'"):
+    with pytest.warns(UserWarning) as rec:
         melody = load_midi_folder(folder, cache_dir=cache, tracks="MELODY")
+    assert any("b.mid: no notes in tracks 'MELODY'" in str(w.message) for w in rec)
     assert melody.names == ["a.mid"] and melody.notes[:, 0].tolist() == [72]
     assert melody.velocity.tolist() == [100]
     assert len(list(cache.glob("*.npz"))) == 2  # another setting, another entry
