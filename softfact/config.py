@@ -134,6 +134,9 @@ MODEL_KEYS = ("encoder", "latent_dim", "width", "depth", "conv_coords", "image_s
 # They change neither the model nor the meaning of its metrics.
 RUN_KEYS = ("midi_dir", "cache_dir", "eval_blobs", "metric_images", "device", "threads")
 
+# Folders stored as absolute paths (a run evaluated from another directory still finds them).
+PATH_KEYS = ("midi_dir", "cache_dir")
+
 PRESETS: dict[str, dict] = {
     # The seed notebook's training run, unchanged.
     "seed": {},
@@ -201,10 +204,6 @@ def apply(cfg: TrainConfig, updates: dict) -> TrainConfig:
             value = str(Path(value).expanduser().absolute())
         setattr(out, key, value)
     return out
-
-
-# Folders stored as absolute paths (a run evaluated from another directory still finds them).
-PATH_KEYS = ("midi_dir", "cache_dir")
 
 
 def load_yaml(path: str | Path) -> dict:
