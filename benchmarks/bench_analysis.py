@@ -90,7 +90,7 @@ def _prepare(case: str, scale: int, run: str | None):
         return encode_shift_grid(model, source, n_images=n_images, generator=g()).points()
 
     if case == "probes":
-        return lambda: evaluate_encoder(model, source, n=500 * scale)
+        return lambda: evaluate_encoder(model, source, n=500 * scale, max_shift=4)
     if case == "encode_grid":
         return lambda: encode_shift_grid(model, source, n_images=200 * scale, generator=g())
     if case == "grid_svd":
@@ -136,7 +136,7 @@ def _prepare_figures(model, source, cfg, scale, run):
                                    write_umap3d_html)
     from softfact.training.runlog import read_metrics
 
-    a = analyse(model, source, n_points_images=200 * scale, umap=False)
+    a = analyse(model, source, max_shift=4, n_points_images=200 * scale, umap=False)
     rng = np.random.default_rng(0)
     n = len(a.points_dy)
     u2, u3 = rng.normal(size=(n, 2)), rng.normal(size=(n, 3))

@@ -35,6 +35,12 @@ class TrainConfig:
     steps_per_quarter: int = 4       # piano-roll grid (4 = 16th notes)
     val_fraction: float = 0.1        # share of songs held out for evaluation
     cache_dir: str = ""              # parsed-roll cache; "" = $SOFTFACT_CACHE or ~/.cache/softfact
+    # MIDI corpora (split by tune, length cap, tracks, extra channels; see softfact.data.midi_*)
+    split_by: str = "stem"           # stem | folder | file: versions of one tune stay on one side
+    max_song_steps: int = 100_000    # longer songs are skipped with a warning (memory guard)
+    tracks: str = ""                 # "" = all non-drum tracks; else names/programs ("MELODY", "0")
+    velocity: bool = False           # roll values = velocity / 127 instead of 1
+    onset: bool = False              # a second input channel of note starts (conv encoder only)
     # model
     encoder: str = "toy"             # toy | conv
     latent_dim: int = 16
@@ -76,6 +82,7 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         choices = {"data": ("blobs", "midi", "bach"), "encoder": ("toy", "conv"),
+                   "split_by": ("stem", "folder", "file"),
                    "sigreg": ("official", "seed"), "optimizer": ("adam", "adamw"),
                    "schedule": ("constant", "cosine")}
         for key, allowed in choices.items():
@@ -93,7 +100,8 @@ class TrainConfig:
             raise ConfigError(f"config key 'schemes' ({self.schemes!r}) needs crops: 2; with "
                               f"crops: {self.crops} half the crops move in pitch, half in time")
         for key in ("image_size", "max_shift", "latent_dim", "batch_size", "steps", "log_every",
-                    "ckpt_every", "num_slices", "width", "depth", "eval_blobs", "metric_images"):
+                    "ckpt_every", "num_slices", "width", "depth", "eval_blobs", "metric_images",
+                    "max_song_steps"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"config key '{key}' must be >= 1, got {getattr(self, key)}")
         if not 0.0 <= self.lambd <= 1.0:
@@ -104,6 +112,11 @@ class TrainConfig:
             raise ConfigError(f"config key 'lr' must be > 0, got {self.lr}")
         if self.data == "midi" and not self.midi_dir:
             raise ConfigError("data 'midi' needs config key 'midi_dir' (--midi-dir PATH)")
+        if self.onset and self.encoder == "toy":
+            raise ConfigError("config key 'onset' adds an input channel; the toy encoder takes "
+                              "one: use --encoder conv")
+        if any(t.strip().isdigit() and int(t) > 127 for t in self.tracks.split(",")):
+            raise ConfigError(f"config key 'tracks' programs must lie in 0..127, got {self.tracks!r}")
         return self
 
     def scheme_list(self) -> tuple[str, ...]:
@@ -120,6 +133,9 @@ MODEL_KEYS = ("encoder", "latent_dim", "width", "depth", "conv_coords", "image_s
 # ``softfact evaluate RUN --midi-dir PATH``): where the data are and how much to evaluate.
 # They change neither the model nor the meaning of its metrics.
 RUN_KEYS = ("midi_dir", "cache_dir", "eval_blobs", "metric_images", "device", "threads")
+
+# Folders stored as absolute paths (a run evaluated from another directory still finds them).
+PATH_KEYS = ("midi_dir", "cache_dir")
 
 PRESETS: dict[str, dict] = {
     # The seed notebook's training run, unchanged.
@@ -183,7 +199,10 @@ def apply(cfg: TrainConfig, updates: dict) -> TrainConfig:
         key = key.replace("-", "_")
         if key not in types_:
             raise _unknown(key)
-        setattr(out, key, coerce(key, value, types_[key]))
+        value = coerce(key, value, types_[key])
+        if key in PATH_KEYS and value:  # stored absolute: the run works from any directory
+            value = str(Path(value).expanduser().absolute())
+        setattr(out, key, value)
     return out
 
 
@@ -234,4 +253,6 @@ def resolve(preset: str = "seed", config_file: str | None = None,
 
 def from_dict(d: dict) -> TrainConfig:
     """Rebuild a config saved in a checkpoint (unknown keys from newer versions are an error)."""
+    if "split_by" not in d:  # saved before split_by existed: those runs split by file
+        d = {**d, "split_by": "file"}
     return apply(TrainConfig(), d).validate()

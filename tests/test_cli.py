@@ -53,3 +53,55 @@ def test_run_trains_evaluates_once_and_reports(tmp_path, capsys, monkeypatch):
     assert calls == [1]
     assert (out / "report.html").stat().st_size > 0
     assert json.loads((out / "metrics.json").read_text())["step"] == 3
+
+
+def test_midi_run_splits_by_tune_moves_and_embeds(tmp_path, capsys, monkeypatch):
+    """A MIDI run: corpus summary and split.json, absolute paths, --midi-dir for a moved
+    corpus, the MIDI quality bar, and embeddings of a folder."""
+    import numpy as np
+
+    from tests.data.synthetic_midi import write_midi
+    corpus = tmp_path / "corpus"
+    for i in range(1, 7):  # six tunes, each with a version below it (POP909's layout)
+        song = [(False, [(t * 240, 240, 50 + i + (t % 5)) for t in range(48)])]
+        (corpus / f"{i:03d}" / "versions").mkdir(parents=True)
+        write_midi(corpus / f"{i:03d}" / f"{i:03d}.mid", song)
+        write_midi(corpus / f"{i:03d}" / "versions" / "v1.mid", song)
+    monkeypatch.chdir(tmp_path)
+    args = ["--steps=2", "--batch-size=8", "--data=midi", "--midi-dir=corpus", "--cache-dir=cache",
+            "--encoder=conv", "--image-size=16", "--width=4", "--depth=2", "--max-shift=2",
+            "--val-fraction=0.5", "--eval-blobs=10", "--metric-images=8", "--device=cpu",
+            "--out-dir=run"]
+    assert main(["train", *args]) == 0
+    printed = capsys.readouterr().out
+    assert "corpus" in printed and "12 files, 12 songs (0 skipped), 6 tunes by stem" in printed
+    split = json.loads((tmp_path / "run" / "split.json").read_text())
+    assert sorted(split["train"] + split["val"]) == sorted(
+        p.relative_to(corpus).as_posix() for p in corpus.rglob("*.mid"))
+    tunes = lambda names: {n.split("/")[0] for n in names}
+    assert split["val"] and not tunes(split["train"]) & tunes(split["val"])
+    from softfact.training import load_checkpoint
+    cfg = load_checkpoint(tmp_path / "run")["config"]
+    assert cfg["midi_dir"] == str(corpus) and cfg["cache_dir"] == str(tmp_path / "cache")
+    # the corpus moves; the run is evaluated from another directory
+    moved = tmp_path / "elsewhere" / "midi"
+    moved.parent.mkdir()
+    corpus.rename(moved)
+    monkeypatch.chdir(moved.parent)
+    run = str(tmp_path / "run")
+    assert main(["evaluate", run, "--n", "10"]) == 2
+    assert "MIDI folder not found" in capsys.readouterr().err
+    assert main(["evaluate", run, "--n", "10", "--midi-dir", str(moved)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("quality bar: MIDI") and "angle_pitch_deg" in out
+    # embeddings: one row per window, with song and position
+    assert main(["embed", run, "--midi-dir", str(moved), "--out", "e.npz", "--quiet"]) == 0
+    with np.load(moved.parent / "e.npz") as z:
+        assert z["z"].shape[0] == len(z["song"]) == len(z["start"]) == len(z["pitch"]) > 0
+        assert set(z["song_path"]) == {str(p.relative_to(moved).as_posix())
+                                       for p in moved.rglob("*.mid")}
+        assert int(z["hop"]) == 8 and int(z["size"]) == 16 and z["z"].shape[1] == 16
+        assert z["start"].min() == 0 and ((z["pitch"] >= 0) & (z["pitch"] <= 112)).all()
+    assert main(["embed", run, "--out", "e.parquet"]) == 2
+    assert "written as .npz" in capsys.readouterr().err
+    assert not (moved.parent / "e.parquet").exists()

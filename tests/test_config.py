@@ -56,3 +56,13 @@ def test_roundtrip_through_dict():
     c = resolve("cpu", None, {"seed": "3"})
     assert from_dict(c.to_dict()) == c
     assert isinstance(TrainConfig().to_dict(), dict)
+
+
+def test_data_folders_are_stored_absolute_and_old_runs_keep_their_file_split(tmp_path, monkeypatch):
+    from softfact.config import from_dict, resolve
+    monkeypatch.chdir(tmp_path)
+    cfg = resolve(overrides={"data": "midi", "midi_dir": "songs", "cache_dir": "~/c"})
+    assert cfg.midi_dir == str(tmp_path / "songs") and not cfg.cache_dir.startswith("~")
+    assert cfg.split_by == "stem"
+    old = {k: v for k, v in cfg.to_dict().items() if k != "split_by"}  # saved before split_by
+    assert from_dict(old).split_by == "file" and from_dict(cfg.to_dict()).split_by == "stem"

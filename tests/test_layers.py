@@ -20,7 +20,7 @@ LAYERS = [
     ["evaluation"],
     ["metrics"],
     ["analysis"],
-    ["run"],
+    ["run", "embed"],
     ["plotting"],
     ["report"],
     ["sweep"],

@@ -35,13 +35,16 @@ class Analysis:
     timings: dict = field(default_factory=dict)  # seconds per step
 
 
-def analyse(encoder, image_fn, *, max_shift: int = 4, wrap: bool = False, seed: int = 0,
+def analyse(encoder, image_fn, *, max_shift: int, wrap: bool = False, seed: int = 0,
             n_probe: int = 500, n_svd: int = 50, n_points_images: int = 200,
             kpca_components: int = 4, kpca_gamma: float = 1.0, kpca_max_exact: int = 6000,
             kpca_landmarks: int = 1000, umap: bool = True,
             probe: tuple[dict, DiffVectors] | None = None, grid: ShiftGrid | None = None,
             batch_size: int = 4096) -> Analysis:
     """Run the seed's analyses on ``encoder`` ((B, 1, H, W) -> (B, D)) and ``image_fn``.
+
+    ``max_shift`` has no default: pass the one the encoder was trained with (the seed's toy:
+    4; a run's: ``run.config.max_shift``); the angles depend on it.
 
     ``probe``: an already computed ``evaluate_encoder`` result to reuse (same seed and sizes);
     ``grid``: an already encoded shift grid to reuse when it holds enough images.

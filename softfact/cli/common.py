@@ -5,7 +5,7 @@ import argparse
 import os
 from pathlib import Path
 
-from softfact.config import PRESETS, apply, from_dict, parse_overrides, resolve
+from softfact.config import PRESETS, RUN_KEYS, apply, from_dict, parse_overrides, resolve
 from softfact.training.checkpoint import load_checkpoint
 
 
@@ -40,3 +40,16 @@ def resolve_train(argv: list[str], prog: str, parser: argparse.ArgumentParser | 
 def is_main_process() -> bool:
     """Under torchrun only rank 0 prints, evaluates and reports."""
     return os.environ.get("RANK", "0") == "0"
+
+
+def add_run_settings(p: argparse.ArgumentParser) -> None:
+    """``--midi-dir PATH`` etc.: the settings of ``RUN_KEYS`` a finished run may be pointed at
+    anew (a moved corpus, another cache, more or fewer evaluation images, another device)."""
+    for key in RUN_KEYS:
+        p.add_argument("--" + key.replace("_", "-"), dest=key, default=None, metavar="VALUE",
+                       help=f"use this {key} instead of the run's own")
+
+
+def run_settings(ns: argparse.Namespace) -> dict:
+    """The ``RUN_KEYS`` options given on the command line, for ``Run.load(path, **settings)``."""
+    return {k: getattr(ns, k) for k in RUN_KEYS if getattr(ns, k, None) is not None}

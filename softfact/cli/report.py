@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from softfact.cli.common import add_run_settings, run_settings
+
 
 def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="softfact report",
@@ -10,8 +12,10 @@ def main(argv: list[str]) -> int:
     p.add_argument("run", help="run folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-umap", action="store_true", help="skip the UMAP figures (slowest part)")
+    add_run_settings(p)
     ns = p.parse_args(argv)
     from softfact.report import build_report
-    page = build_report(ns.run, seed=ns.seed, umap=not ns.no_umap)
+    from softfact.run import Run
+    page = build_report(Run.load(ns.run, **run_settings(ns)), seed=ns.seed, umap=not ns.no_umap)
     print(f"report: {page}")
     return 0

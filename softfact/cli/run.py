@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
         from softfact.report import build_report
         page = build_report(run, umap=not ns.no_umap)  # evaluates once, for table and page
         metrics = run.metrics()
-    print(format_table(metrics))
+    print(format_table(metrics, data=run.config.data))
     print(f"written: {run.files.metrics}")
     if page is not None:
         print(f"report: {page}")

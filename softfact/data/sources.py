@@ -8,5 +8,5 @@ def build_image_source(cfg, split: str = "train"):
     """The anchor source for a config: toy blobs, or piano-roll crops of ``split`` songs."""
     if cfg.data == "blobs":
         return BlobSource(cfg.image_size)
-    from softfact.data.midi_source import build_roll_source  # lazy: MIDI parsing deps
+    from softfact.data.midi_crops import build_roll_source  # lazy: MIDI parsing deps
     return build_roll_source(cfg, split)

@@ -40,12 +40,13 @@ def metrics_from_grid(Z: np.ndarray, *, seed: int = 0) -> dict[str, float]:
     return out
 
 
-def compute_metrics(encoder, image_fn, *, max_shift: int = 4, seed: int = 0, wrap: bool = False,
+def compute_metrics(encoder, image_fn, *, max_shift: int, seed: int = 0, wrap: bool = False,
                     n_images: int = 200) -> dict[str, float]:
     """Factorization metrics of ``encoder`` on ``n_images`` images from ``image_fn(n, generator)``.
 
     Each image is shifted by every (dy, dx) in -max_shift..max_shift (``wrap``: torch.roll,
-    else the seed's zero fill) and encoded once. Keys: r2, r2_dy, r2_dx, factor_acc,
+    else the seed's zero fill) and encoded once. ``max_shift`` has no default: pass the
+    encoder's own (the seed's toy: 4; a run's: ``run.config.max_shift``). Keys: r2, r2_dy, r2_dx, factor_acc,
     additivity_err, analogy_top1, analogy_mrr, mig, dci_disentanglement, dci_completeness,
     dci_informativeness (see the modules of softfact.metrics for definitions and chance levels).
     """
@@ -69,7 +70,7 @@ class Evaluation:
     grid: ShiftGrid
 
 
-def evaluate(encoder, image_fn, *, max_shift: int = 4, wrap: bool = False, seed: int = 0,
+def evaluate(encoder, image_fn, *, max_shift: int, wrap: bool = False, seed: int = 0,
              n_probe: int = 500, n_grid: int = 200, n_svd: int = 50) -> Evaluation:
     """The seed's protocol on ``n_probe`` images and the grid metrics on ``n_grid`` images.
 

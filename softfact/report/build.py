@@ -13,6 +13,7 @@ import torch
 
 from softfact.analysis import analyse
 from softfact.data.triplets import sample_triplets
+from softfact.evaluation import describe_bar
 from softfact.plotting import (figure_png_bytes, plot_cosine_cross, plot_kernel_pca,
                                plot_loss_curve, plot_svd_spectra, plot_triplets, plot_umap2d,
                                write_umap3d_html)
@@ -98,9 +99,10 @@ def _sections(cfg, metrics, a, pngs, links, facts) -> list[tuple[str, str, str]]
             if "loss_curve" in pngs else "<p>No per-step metrics were logged for this run.</p>")
     s.append(("training", "Training curve", body))
     s.append(("metrics", "Metrics beside the seed",
-              "<p>Every number in <code>metrics.json</code>; the seed column holds the seed "
-              "notebook's published figures (5,000 steps, batch 1024), the last column the "
-              "quality bar.</p>" + H.metrics_table(metrics)))
+              "<p>Every number in <code>metrics.json</code> beside the seed notebook's "
+              "published figures (5,000 steps, batch 1024) and the quality bar for this run's "
+              f"data. {H.esc(describe_bar(cfg.data))}.</p>"
+              + H.metrics_table(metrics, data=cfg.data)))
     s.append(("triplets", "Training triplets",
               fig(pngs["triplets"], "Anchor, crop 1 and crop 2 drawn from the run's own image "
                   "source; border colour = scheme, labels = Δ(dy, dx) of each crop.", "triplets")))

@@ -6,7 +6,7 @@ import html
 import math
 from datetime import datetime, timezone
 
-from softfact.evaluation import QUALITY_BAR, SEED_FIGURES, meets_quality_bar
+from softfact.evaluation import SEED_FIGURES, meets_quality_bar, quality_bar
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1180px;
@@ -48,13 +48,18 @@ def numeric_items(d: dict, prefix: str = "") -> list[tuple[str, float]]:
     return out
 
 
-def metrics_table(metrics: dict) -> str:
-    """Every numeric metric beside the seed's figure and the quality bar (ok / miss)."""
-    passed = meets_quality_bar({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
-    rows = ["<tr><th>metric</th><th>this run</th><th>seed</th><th>quality bar</th></tr>"]
+def metrics_table(metrics: dict, *, data: str = "blobs") -> str:
+    """Every numeric metric beside the seed's figure and the quality bar for ``data`` (ok / miss):
+    the toy's for blobs, the MIDI bar for piano rolls (where the seed column is the toy's)."""
+    name, bars = quality_bar(data)
+    passed = meets_quality_bar({k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+                               bars)
+    seed_head = "seed" if name == "toy" else "toy seed (reference)"
+    rows = [f"<tr><th>metric</th><th>this run</th><th>{seed_head}</th>"
+            f"<th>{esc(name)} quality bar</th></tr>"]
     for key, value in numeric_items(metrics):
         seed = SEED_FIGURES.get(key)
-        bar = QUALITY_BAR.get(key)
+        bar = bars.get(key)
         mark = ""
         if bar is not None and key in passed:
             cls = "ok" if passed[key] else "miss"

@@ -26,6 +26,7 @@ from softfact.training import distributed
 from softfact.training.checkpoint import (CheckpointError, load_checkpoint, load_model_weights,
                                           save_checkpoint)
 from softfact.training.runlog import RunLog
+from softfact.utils.io import write_json
 from softfact.utils.runfiles import RunFiles
 
 
@@ -152,6 +153,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         raise CheckpointError(f"{out} already holds a run; pass --resume to continue it "
                               f"or choose another --out-dir")
     source = build_image_source(cfg, "train")
+    corpus = getattr(source, "split", None)  # MIDI: the corpus, split by tune
+    if corpus is not None and info.is_main:
+        write_json(RunFiles(out).split, corpus.record())
+        if progress:
+            print(corpus.summary(), flush=True)
     chunked = ChunkedEncoder(model, cfg.chunk if device.type == "cpu" else 0)
     net = distributed.wrap(chunked, device, info)
     log = RunLog(out, cfg, enabled=info.is_main, resume_step=step if resume else None)

@@ -13,6 +13,7 @@ CONFIG = "config.yaml"         # the resolved config, readable
 LOG = "metrics.jsonl"          # one JSON row per logged training step
 METRICS = "metrics.json"       # evaluation results (written by Run.write_metrics only)
 REPORT = "report.html"         # the browsable report
+SPLIT = "split.json"           # MIDI runs: the corpus summary and its training/validation files
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,7 @@ class RunFiles:
     @property
     def report(self) -> Path:
         return self.root / REPORT
+
+    @property
+    def split(self) -> Path:
+        return self.root / SPLIT

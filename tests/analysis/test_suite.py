@@ -7,7 +7,7 @@ from sklearn.manifold import trustworthiness
 from softfact.analysis import analyse, encode_shift_grid, umap_embeddings
 from softfact.models import ToyEncoder
 
-SMALL = dict(n_probe=100, n_svd=4, n_points_images=4, umap=False)
+SMALL = dict(max_shift=4, n_probe=100, n_svd=4, n_points_images=4, umap=False)
 
 
 def test_oracle_geometry_is_recovered(oracle):
@@ -48,7 +48,7 @@ def test_random_toy_encoder_runs_and_stays_in_range():
 
 
 def test_shared_grid_slices_svd_and_points(oracle, gen):
-    a = analyse(oracle, inner_blobs, n_probe=50, n_svd=3, n_points_images=2, umap=False)
+    a = analyse(oracle, inner_blobs, max_shift=4, n_probe=50, n_svd=3, n_points_images=2, umap=False)
     assert a.svd["pitch_spectra"].shape == (3, 9) and a.kpca.shape == (2 * 81, 4)
 
 

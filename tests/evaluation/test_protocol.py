@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from softfact.models import ToyEncoder
-from softfact.evaluation import (QUALITY_BAR, SEED_FIGURES, diff_vector_probe, evaluate_encoder,
-                                 format_table, meets_quality_bar)
+from softfact.evaluation import (MIDI_QUALITY_BAR, QUALITY_BAR, SEED_FIGURES, diff_vector_probe,
+                                 evaluate_encoder, format_table, meets_quality_bar, quality_bar)
 
 
 def centred_squares(n, generator):
@@ -54,11 +54,11 @@ def test_protocol_draws_distinct_shifts_and_pairs_like_the_seed():
 def test_random_and_constant_encoders_do_not_crash(gen):
     from softfact.data.blobs import make_blobs
     torch.manual_seed(0)
-    m, _ = evaluate_encoder(ToyEncoder(), lambda n, g: make_blobs(n, generator=g), n=40)
+    m, _ = evaluate_encoder(ToyEncoder(), lambda n, g: make_blobs(n, generator=g), n=40, max_shift=4)
     assert all(np.isfinite(v) for v in m.values())
     assert not all(meets_quality_bar(m).values())
     const = lambda x: torch.ones(x.shape[0], 4)  # noqa: E731 - a plain function as encoder
-    m, _ = evaluate_encoder(const, centred_squares, n=20)
+    m, _ = evaluate_encoder(const, centred_squares, n=20, max_shift=4)
     assert all(np.isfinite(v) for v in m.values())
     assert m["cross_abs_cos"] == 0.0 and m["angle_pitch_deg"] == pytest.approx(90.0)
 
@@ -70,3 +70,19 @@ def test_table_lists_seed_figures_and_marks():
     assert text.count("ok") + text.count("MISS") == len(QUALITY_BAR)
     assert "MISS" not in text  # the bar is the seed's own quality
     assert "MISS" in format_table({**m, "opposite_sign_cos": -0.5})
+
+
+def test_midi_runs_are_graded_by_the_midi_bar():
+    """The issue's run: a pitch angle of 142.5 degrees is no miss on MIDI (no angle bar there)."""
+    m = {"cross_abs_cos": 0.14, "same_sign_cos": 0.91, "opposite_sign_cos": -0.81,
+         "angle_pitch_deg": 142.5, "angle_time_deg": 170.0}
+    assert quality_bar("blobs") == ("toy", QUALITY_BAR)
+    for data in ("midi", "bach"):
+        assert quality_bar(data) == ("MIDI", MIDI_QUALITY_BAR)
+    assert MIDI_QUALITY_BAR == {"cross_abs_cos": ("<=", 0.15), "same_sign_cos": (">=", 0.9),
+                                "opposite_sign_cos": ("<=", -0.8)}
+    toy, midi = format_table(m), format_table(m, data="midi")
+    assert "MISS" in toy and toy.splitlines()[0].startswith("quality bar: toy")
+    assert "MISS" not in midi and midi.count("ok") == 3
+    assert midi.splitlines()[0].startswith("quality bar: MIDI") and "reference only" in midi
+    assert "MISS" in format_table({**m, "cross_abs_cos": 0.2}, data="midi")

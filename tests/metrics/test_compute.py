@@ -61,4 +61,4 @@ def test_random_encoder_scores_at_chance():
 
 def test_compute_metrics_rejects_too_few_images():
     with pytest.raises(ValueError, match="n_images"):
-        compute_metrics(OracleEncoder(), marked_blobs, n_images=2)
+        compute_metrics(OracleEncoder(), marked_blobs, max_shift=3, n_images=2)

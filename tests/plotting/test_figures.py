@@ -22,7 +22,7 @@ def assert_png(path):
 @pytest.fixture(scope="module")
 def analysis():
     from tests.oracles import OracleEncoder
-    a = analyse(OracleEncoder(), inner_blobs, n_probe=60, n_svd=3, n_points_images=3, umap=False)
+    a = analyse(OracleEncoder(), inner_blobs, max_shift=4, n_probe=60, n_svd=3, n_points_images=3, umap=False)
     rng = np.random.default_rng(0)
     a.umap = {2: rng.normal(size=(len(a.points_dy), 2)), 3: rng.normal(size=(len(a.points_dy), 3))}
     return a

@@ -67,3 +67,15 @@ def test_report_without_umap(run_dir, report):
     page = build_report(run_dir, umap=False, **SMALL).read_text()
     assert "Skipped (<code>--no-umap</code>)" in page
     assert page.count('src="data:image/png;base64,') == len(FIGURES) - 1
+
+
+def test_metrics_table_grades_piano_roll_runs_by_the_midi_bar():
+    from softfact.report.html import metrics_table
+    m = {"cross_abs_cos": 0.14, "same_sign_cos": 0.95, "opposite_sign_cos": -0.85,
+         "angle_pitch_deg": 142.5}
+    toy, midi = metrics_table(m), metrics_table(m, data="midi")
+    assert 'class="miss"' in toy and "toy quality bar" in toy
+    assert 'class="miss"' not in midi and midi.count('class="ok"') == 3
+    assert "MIDI quality bar" in midi and "toy seed (reference)" in midi
+    angle = midi.split("<code>angle_pitch_deg</code>")[1].split("</tr>")[0]
+    assert "ok" not in angle and "miss" not in angle  # no angle bar on MIDI

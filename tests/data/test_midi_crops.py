@@ -1,4 +1,4 @@
-"""Piano-roll crops as an image source: split by song, non-empty windows, triplets on them."""
+"""Piano-roll crops as an image source: non-empty windows, split songs, triplets on them."""
 from types import SimpleNamespace
 
 import numpy as np
@@ -6,11 +6,12 @@ import pytest
 import torch
 
 from softfact.data.blobs import translate
-from softfact.data.midi import MidiDataError, SongNotes, notes_to_roll
-from softfact.data.midi_source import RollCrops, build_roll_source, split_songs
+from softfact.data.midi_crops import RollCrops, build_roll_source
+from softfact.data.midi_files import MidiDataError, SongNotes, notes_to_roll
+from softfact.data.midi_split import split_songs
 from softfact.data.triplets import sample_triplets
 
-from tests.data.test_midi import write_midi
+from tests.data.synthetic_midi import write_midi
 
 
 def random_songs(n_songs=4, seed=0):
@@ -82,23 +83,6 @@ def test_bad_crop_size_is_an_error():
         RollCrops(songs, size=256)
 
 
-def test_split_is_by_song_deterministic_and_stable():
-    names = [f"{i:03d}/{i:03d}.mid" for i in range(1, 401)]
-    split = split_songs(names, 0.1)
-    tr, va = set(split["train"].tolist()), set(split["val"].tolist())
-    assert not tr & va and len(tr | va) == 400 and 20 <= len(va) <= 60
-    again = split_songs(list(reversed(names)), 0.1)  # order does not matter, names do
-    assert sorted(names[i] for i in va) == sorted(names[::-1][i] for i in again["val"])
-    fewer = split_songs(names[:200], 0.1)  # removing songs moves no other song
-    assert {names[i] for i in fewer["val"]} == {names[i] for i in va if i < 200}
-    two = split_songs(["a.mid", "b.mid"], 0.1)
-    assert len(two["train"]) == 1 and len(two["val"]) == 1
-    one = split_songs(["a.mid"], 0.1)
-    assert one["train"].tolist() == one["val"].tolist() == [0]
-    none_held_out = split_songs(names[:10], 0.0)
-    assert none_held_out["train"].tolist() == none_held_out["val"].tolist() == list(range(10))
-
-
 def midi_cfg(folder, cache, **kw):
     base = dict(data="midi", midi_dir=str(folder), image_size=16, steps_per_quarter=4,
                 val_fraction=0.5, cache_dir=str(cache))
@@ -139,7 +123,7 @@ def test_bach_source_needs_no_download(gen):
     x = train(256, gen)
     assert x.shape == (256, 1, 64, 64) and (x.flatten(1).sum(1) > 0).all()
     assert val.total_steps < train.total_steps
-    from softfact.data.midi_source import load_bach_chorales
+    from softfact.data.midi_crops import load_bach_chorales
     songs = load_bach_chorales()
     assert 380 <= len(songs) <= 440 and len(set(songs.names)) == len(songs)
     assert 30 <= songs.notes[:, 0].min() and songs.notes[:, 0].max() <= 90  # chorale voices
@@ -148,7 +132,6 @@ def test_bach_source_needs_no_download(gen):
 def test_shifted_windows_equal_translated_crops():
     """RollCrops.views reads shifted windows; they must equal shifting the anchor crop."""
     from softfact.data.blobs import translate
-    from softfact.data.midi import SongNotes
     rng = np.random.default_rng(0)
     notes = np.stack([rng.integers(40, 90, 300), rng.integers(0, 400, 300), np.zeros(300, int)], 1)
     notes[:, 2] = notes[:, 1] + rng.integers(1, 6, 300)
@@ -159,3 +142,37 @@ def test_shifted_windows_equal_translated_crops():
     for wrap in (False, True):
         anchor, shifted = crops.views(64, g, [d], wrap=wrap)
         assert torch.equal(shifted, translate(anchor, d[:, 0], d[:, 1], wrap=wrap))
+
+
+def test_velocity_and_onset_channels():
+    # a repeated note (60 twice, back to back) and a quieter chord tone under it
+    notes = np.array([[60, 0, 4], [60, 4, 8], [55, 2, 6]])
+    songs = SongNotes(["a"], notes, np.array([0, 3]), 4, velocity=np.array([127, 64, 32], np.uint8))
+    t0, p0 = torch.tensor([0]), torch.tensor([50])
+    plain = RollCrops(songs, size=16).window(t0, p0)
+    assert plain.shape == (1, 1, 16, 16) and plain[0, 0, 10, :8].tolist() == [1.0] * 8
+    vel = RollCrops(songs, size=16, velocity=True).window(t0, p0)
+    assert vel[0, 0, 10, :8].tolist() == pytest.approx([1.0] * 4 + [64 / 127] * 4)
+    assert vel[0, 0, 5, 2:6].tolist() == pytest.approx([32 / 127] * 4) and vel[0, 0, 5, 6] == 0
+    both = RollCrops(songs, size=16, velocity=True, onset=True)
+    x = both.window(t0, p0)
+    assert both.channels == 2 and x.shape == (1, 2, 16, 16)
+    assert torch.equal(x[:, :1], vel)
+    assert x[0, 1].nonzero().tolist() == [[5, 2], [10, 0], [10, 4]]  # repeated notes stay apart
+    # shifted windows of both channels equal shifting the two-channel anchor
+    g = torch.Generator().manual_seed(0)
+    d = torch.randint(-6, 7, (32, 2), generator=g)
+    anchor, shifted = both.views(32, g, [d])
+    assert anchor.shape == (32, 2, 16, 16)
+    assert torch.equal(shifted, translate(anchor, d[:, 0], d[:, 1]))
+
+
+def test_onset_channel_config_needs_the_conv_encoder():
+    from softfact.config import ConfigError, resolve
+    from softfact.models import build_encoder
+    with pytest.raises(ConfigError, match="onset"):
+        resolve(overrides={"onset": "true"})
+    cfg = resolve(overrides={"onset": "true", "encoder": "conv", "image_size": 16, "width": 4,
+                             "depth": 2})
+    z = build_encoder(cfg)(torch.zeros(3, 2, 16, 16))
+    assert z.shape == (3, cfg.latent_dim)
