@@ -12,6 +12,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--no-umap", action="store_true", help="skip the UMAP figures (slowest part)")
     ns = p.parse_args(argv)
     from softfact.report import build_report
-    page = build_report(ns.run, seed=ns.seed, umap=not ns.no_umap)
+    from softfact.run import Run
+    from softfact.utils.lock import run_lock
+    run = Run.load(ns.run)  # names ns.run if it is no run; never falls back to another folder
+    run.metrics()  # a damaged metrics.json stops here, before minutes of analysis
+    with run_lock(run.root):
+        page = build_report(run, seed=ns.seed, umap=not ns.no_umap)
     print(f"report: {page}")
     return 0

@@ -13,6 +13,7 @@ CONFIG = "config.yaml"         # the resolved config, readable
 LOG = "metrics.jsonl"          # one JSON row per logged training step
 METRICS = "metrics.json"       # evaluation results (written by Run.write_metrics only)
 REPORT = "report.html"         # the browsable report
+LOCK = ".softfact.lock"        # held (flock) by the process writing the run; see utils.lock
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,7 @@ class RunFiles:
     @property
     def report(self) -> Path:
         return self.root / REPORT
+
+    @property
+    def lock(self) -> Path:
+        return self.root / LOCK
