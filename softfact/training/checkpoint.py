@@ -28,9 +28,18 @@ def save_checkpoint(path: str | Path, *, model, optimizer, step: int, cfg: Train
 
     def write(tmp):
         # through a Python file: a full disk is then OSError(ENOSPC), not torch's
-        # "basic_ios::clear: iostream error" / "unexpected pos" from its C++ writer
-        with open(tmp, "wb") as f:
-            torch.save(state, f)
+        # "basic_ios::clear: iostream error" / "unexpected pos" from its C++ writer (which
+        # torch may still raise while closing the archive: the OSError is its context)
+        try:
+            with open(tmp, "wb") as f:
+                torch.save(state, f)
+        except RuntimeError as e:
+            cause = e.__context__
+            while cause is not None and not isinstance(cause, OSError):
+                cause = cause.__context__
+            if cause is None:
+                raise
+            raise cause from None
     try:
         atomic_write(Path(path), write)
     except StorageError as e:
@@ -97,7 +106,7 @@ def _refusal(path: Path, message: str) -> str:
     """One line for a file the weights-only unpickler stopped: code-carrying pickle data
     (naming the global it wanted), or bytes that are no pickle at all. Never torch's hint to
     retry unsafely."""
-    found = re.search(r"GLOBAL (\S+) was not an allowed global", message)
+    found = re.search(r"\bGLOBAL ([\w.]+)", message)  # "Unsupported global: GLOBAL x.y ..."
     detail = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", message)
     detail = detail.group(1).split(". ")[0].strip().rstrip(".") if detail else ""
     if found or re.search(r"global|reduce|build|class", detail, re.IGNORECASE):
