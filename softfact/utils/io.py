@@ -18,6 +18,9 @@ STORAGE_ERRNOS = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk q
 class StorageError(OSError):
     """A write the file system refused (full, read-only, no permission); one line naming the path."""
 
+    def __str__(self) -> str:  # the message alone, without OSError's "[Errno 28]"
+        return self.strerror
+
 
 def storage_error(e: OSError, path: str | Path | None = None, *, note: str = "") -> OSError:
     """``e`` as a one-line StorageError naming ``path`` (or the path in ``e``), if it is a

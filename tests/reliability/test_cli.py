@@ -125,7 +125,7 @@ def test_readonly_out_dir_is_one_line(faultfs, capsys):
     out = ro / "run"
     assert main(["train", *TINY, "--out-dir", str(out)]) == 2
     line = one_error_line(capsys.readouterr())
-    assert f"cannot write {out}" in line
+    assert line.startswith(f"softfact: error: cannot write {out}: ")
     assert "read-only file system" in line or "permission denied" in line, faultfs.kind
 
 
@@ -134,7 +134,7 @@ def test_evaluate_on_readonly_run_prints_every_metric_then_fails(trained, faultf
     assert main(["evaluate", str(ro)]) == 2
     captured = capsys.readouterr()
     line = one_error_line(captured)
-    assert f"cannot write {ro / 'metrics.json'}" in line
+    assert line.startswith(f"softfact: error: cannot write {ro / 'metrics.json'}: ")
     assert "the metrics printed above were not saved" in line
     for key in ("analogy_top1", "cross_abs_cos", "pitch_pitch_abs_cos"):
         assert key in captured.out
@@ -145,7 +145,7 @@ def test_full_disk_while_writing_the_report_is_one_line(trained, faultfs, capsys
     full = faultfs.full("full", 1024, fill_from=trained)
     assert main(["report", str(full), "--no-umap"]) == 2
     line = one_error_line(capsys.readouterr())
-    assert f"cannot write {full}" in line and "no space left on device" in line
+    assert line.startswith(f"softfact: error: cannot write {full}/") and "no space left on device" in line
     assert not (full / "report.html").exists()
     assert not list(full.glob(".*.tmp"))
 
