@@ -43,7 +43,9 @@ def main(argv: list[str] | None = None) -> int:
             e = storage_error(e)
         if not (type(e).__module__.startswith("softfact") or isinstance(e, FileNotFoundError)):
             raise
-        if getattr(e, "every_rank", False) and os.environ.get("RANK", "0") != "0":
+        from softfact.config import ConfigError  # the same command line on every rank
+        if (getattr(e, "every_rank", False) or isinstance(e, ConfigError)) \
+                and os.environ.get("RANK", "0") != "0":
             return 2  # every rank hit it (torchrun): rank 0 says it once
         print(f"softfact: error: {e}", file=sys.stderr)
         return 2

@@ -162,3 +162,12 @@ def test_full_disk_during_a_checkpoint_keeps_the_previous_one(faultfs, capsys):
     assert not list(out.glob(".*.tmp")) and not (out / ".softfact.lock").exists()
     rows = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2]
+
+
+def test_a_bad_command_line_is_said_once_under_torchrun(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "run"
+    for rank in ("1", "0"):
+        monkeypatch.setenv("RANK", rank)
+        assert main(["train", *TINY, "--lr=nan", "--out-dir", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert (err == "") if rank == "1" else ("'lr' must be a finite number" in err)
