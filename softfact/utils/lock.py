@@ -30,9 +30,9 @@ class RunFolderBusy(RuntimeError):
     """Another process holds the run folder; one line naming the folder and the holder."""
 
 
-# resolved folder -> [fd, depth]: locks this process holds (flock is per open file, so a
+# resolved folder -> [fd, depth, lock file]: locks this process holds (flock is per open file, so a
 # second open of the same file in this process would block on ourselves)
-_HELD: dict[str, list[int]] = {}
+_HELD: dict[str, list] = {}
 
 
 def _holder(lock_file: Path) -> str:
@@ -85,7 +85,7 @@ def acquire(folder: str | Path, *, command: str | None = None) -> bool:
         os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
     except OSError:
         pass  # the lock holds without the note (e.g. a full disk); the message says less
-    _HELD[key] = [fd, 1]
+    _HELD[key] = [fd, 1, os.path.abspath(lock_file)]
     return True
 
 
@@ -99,9 +99,9 @@ def release(folder: str | Path) -> None:
     if held[1] > 0:
         return
     del _HELD[key]
-    fd = held[0]
+    fd, _, lock_file = held
     try:  # remove the file while still locked (a waiter re-checks it locked the live file)
-        os.unlink(RunFiles(folder).lock)
+        os.unlink(lock_file)
     except OSError:
         pass
     fcntl.flock(fd, fcntl.LOCK_UN)
