@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -117,6 +119,18 @@ class TrainConfig:
                               "one: use --encoder conv")
         if any(t.strip().isdigit() and int(t) > 127 for t in self.tracks.split(",")):
             raise ConfigError(f"config key 'tracks' programs must lie in 0..127, got {self.tracks!r}")
+        # reliability: values that would only fail later (NaN at step 1, a traceback)
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ConfigError(f"config key '{f.name}' must be a finite number, got {v}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"config key 'weight_decay' must be >= 0, got {self.weight_decay}")
+        if self.data == "blobs" and self.image_size < 4:
+            raise ConfigError(f"config key 'image_size' must be >= 4 for blobs, got {self.image_size}")
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
+            raise ConfigError(f"config key 'device' must be auto, cpu, cuda, cuda:N or mps, "
+                              f"got {self.device!r}")
         return self
 
     def scheme_list(self) -> tuple[str, ...]:

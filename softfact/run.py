@@ -54,6 +54,8 @@ class Run:
         ``settings``: keys of ``softfact.config.RUN_KEYS`` (where the data are, how much to
         evaluate) to use instead of the stored ones, e.g. ``midi_dir=`` for a moved corpus.
         """
+        if not str(path).strip():  # Path("") is the current folder: never fall back to it
+            raise RunError("no run folder given (an empty path)")
         path = Path(path)
         if path.is_dir():
             root, ckpt = path, RunFiles(path).checkpoint

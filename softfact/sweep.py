@@ -84,21 +84,23 @@ def _untrained(cfg: TrainConfig) -> None:
 def execute(name: str, cfg: TrainConfig) -> dict:
     """Train (or resume) and evaluate one run unless it is finished; -> its metrics.json."""
     from softfact.training import train
+    from softfact.utils.lock import run_lock
     run, files = Path(cfg.out_dir), RunFiles(cfg.out_dir)
     expect = 0 if name == "untrained" else cfg.steps
     if files.checkpoint.exists():
         _check_same(run, cfg)
     if not _is_finished(run, expect):
-        if cfg.threads > 0:
-            torch.set_num_threads(cfg.threads)
-        if name == "untrained":
-            _untrained(cfg)
-        else:
-            ckpt = files.checkpoint
-            done = ckpt.exists() and torch.load(ckpt, map_location="cpu", weights_only=True)["step"] >= cfg.steps
-            if not done:
-                train(cfg, resume=ckpt.exists(), progress=False)
-        Run.load(run).evaluate()
+        with run_lock(run):  # one writer per run folder, as for softfact train
+            if cfg.threads > 0:
+                torch.set_num_threads(cfg.threads)
+            if name == "untrained":
+                _untrained(cfg)
+            else:
+                ckpt = files.checkpoint
+                done = ckpt.exists() and torch.load(ckpt, map_location="cpu", weights_only=True)["step"] >= cfg.steps
+                if not done:
+                    train(cfg, resume=ckpt.exists(), progress=False)
+            Run.load(run).evaluate()
     return Run.load(run).metrics()
 
 

@@ -1,6 +1,7 @@
 """The ``softfact`` command: one module per subcommand, registered in ``COMMANDS``."""
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from importlib import import_module
@@ -38,8 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         # softfact's own errors (bad config, checkpoint, MIDI folder, diverged loss) are
         # one-line messages for the user; anything else is a bug and keeps its traceback
+        if isinstance(e, OSError) and not type(e).__module__.startswith("softfact"):
+            from softfact.utils.io import storage_error  # full disk, read-only: name the path
+            e = storage_error(e)
         if not (type(e).__module__.startswith("softfact") or isinstance(e, FileNotFoundError)):
             raise
+        from softfact.config import ConfigError  # the same command line on every rank
+        if (getattr(e, "every_rank", False) or isinstance(e, ConfigError)) \
+                and os.environ.get("RANK", "0") != "0":
+            return 2  # every rank hit it (torchrun): rank 0 says it once
         print(f"softfact: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -16,8 +16,25 @@ def main(argv: list[str]) -> int:
     ns = p.parse_args(argv)
     from softfact.evaluation import format_table
     from softfact.run import Run
+    from softfact.utils import lock
+    from softfact.utils.io import StorageError
     run = Run.load(ns.run, **run_settings(ns))
-    ev = run.evaluate(n=ns.n, seed=ns.seed)
-    print(format_table(ev.metrics, data=run.config.data))
+    run.metrics()  # a damaged metrics.json stops here, before the evaluation
+    try:
+        lock.acquire(run.root)
+        held = True
+    except StorageError:  # a read-only run: evaluate and print anyway, then fail to write
+        held = False
+    try:
+        ev = run.evaluate(n=ns.n, seed=ns.seed, write=False)
+        print(format_table(ev.metrics, data=run.config.data), flush=True)
+        try:
+            run.write_metrics(ev.metrics)
+        except StorageError as e:
+            raise StorageError(e.errno, f"{e.strerror}; the metrics printed above were not "
+                                        f"saved") from None
+    finally:
+        if held:
+            lock.release(run.root)
     print(f"written: {run.files.metrics}")
     return 0

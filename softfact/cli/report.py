@@ -16,6 +16,12 @@ def main(argv: list[str]) -> int:
     ns = p.parse_args(argv)
     from softfact.report import build_report
     from softfact.run import Run
-    page = build_report(Run.load(ns.run, **run_settings(ns)), seed=ns.seed, umap=not ns.no_umap)
+    from softfact.utils.io import clear_stale_temps
+    from softfact.utils.lock import run_lock
+    run = Run.load(ns.run, **run_settings(ns))  # names ns.run if it is no run; never falls back to another folder
+    run.metrics()  # a damaged metrics.json stops here, before minutes of analysis
+    with run_lock(run.root):
+        clear_stale_temps(run.root)  # left by a report or training killed mid-write
+        page = build_report(run, seed=ns.seed, umap=not ns.no_umap)
     print(f"report: {page}")
     return 0

@@ -14,8 +14,16 @@ def _parser():
 
 
 def main(argv: list[str]) -> int:
-    from softfact.training import train
     cfg, resume, ns = resolve_train(argv, "softfact run", _parser())
+    if not is_main_process():
+        return _main(cfg, resume, ns)
+    from softfact.utils.lock import run_lock
+    with run_lock(cfg.out_dir):  # training, evaluation and report: one writer throughout
+        return _main(cfg, resume, ns)
+
+
+def _main(cfg, resume: bool, ns) -> int:
+    from softfact.training import train
     out = train(cfg, resume=resume, progress=not ns.quiet)
     if not is_main_process():
         return 0

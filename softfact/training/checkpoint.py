@@ -1,12 +1,15 @@
 """Checkpoints are data: tensors and plain dicts, written atomically, read weights-only."""
 from __future__ import annotations
 
+import errno
+import pickle
+import re
 from pathlib import Path
 
 import torch
 
 from softfact.config import MODEL_KEYS, ConfigError, TrainConfig, from_dict
-from softfact.utils.io import atomic_write
+from softfact.utils.io import STORAGE_ERRNOS, StorageError, atomic_write
 from softfact.utils.runfiles import RunFiles
 
 FORMAT = "softfact-checkpoint-v1"
@@ -22,12 +25,48 @@ def save_checkpoint(path: str | Path, *, model, optimizer, step: int, cfg: Train
              "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
              "optimizer": optimizer.state_dict() if optimizer is not None else None,
              "rng": rng}
-    atomic_write(Path(path), lambda tmp: torch.save(state, tmp))
+
+    def write(tmp):
+        # through a Python file: a full disk is then OSError(ENOSPC), not torch's
+        # "basic_ios::clear: iostream error" / "unexpected pos" from its C++ writer (which
+        # torch may still raise while closing the archive: the OSError is its context)
+        try:
+            with open(tmp, "wb") as f:
+                torch.save(state, f)
+        except RuntimeError as e:
+            cause = e.__context__
+            while cause is not None and not isinstance(cause, OSError):
+                cause = cause.__context__
+            if cause is None:
+                raise
+            raise cause from None
+    try:
+        atomic_write(Path(path), write)
+    except StorageError as e:
+        prev = _previous_step(Path(path))
+        kept = (f"the previous checkpoint (step {prev}) is intact" if prev is not None
+                else "no earlier checkpoint exists")
+        what = "disk full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else "cannot write"
+        raise CheckpointError(f"{what} while writing checkpoint {path} at step {step} "
+                              f"({STORAGE_ERRNOS[e.errno]}); {kept}") from None
+
+
+def _previous_step(path: Path) -> int | None:
+    """The step of the checkpoint already at ``path``, or None if there is none usable."""
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True)["step"])
+    except Exception:
+        return None
 
 
 def resolve_checkpoint_path(path: str | Path) -> Path:
-    """A run folder or a checkpoint file -> the checkpoint file."""
+    """A run folder or a checkpoint file -> the checkpoint file (never the current folder
+    in place of a path that does not exist)."""
+    if not str(path).strip():  # Path("") would be the current folder
+        raise CheckpointError("no checkpoint given (an empty path)")
     path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint at {path}: no such folder or file")
     if path.is_dir():
         path = RunFiles(path).checkpoint
     if not path.is_file():
@@ -38,10 +77,17 @@ def resolve_checkpoint_path(path: str | Path) -> Path:
 def load_checkpoint(path: str | Path, *, expect: TrainConfig | None = None) -> dict:
     """Load a checkpoint weights-only; with ``expect``, refuse one of another model."""
     path = resolve_checkpoint_path(path)
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): it was never written "
+                              f"completely; delete it (or the run folder) and train again")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated, corrupt, or pickled code
-        raise CheckpointError(f"cannot read checkpoint {path}: {str(e).splitlines()[0][:200]}") from None
+    except pickle.UnpicklingError as e:  # objects that are code: refused, never run
+        raise CheckpointError(_refusal(path, str(e))) from None
+    except Exception as e:  # truncated or corrupt
+        first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+        raise CheckpointError(f"cannot read checkpoint {path}: {first.split('. ')[0][:200]} "
+                              f"(the file is truncated or damaged)") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a softfact checkpoint (format {FORMAT} expected)")
     try:
@@ -54,6 +100,21 @@ def load_checkpoint(path: str | Path, *, expect: TrainConfig | None = None) -> d
         if diff:
             raise CheckpointError(f"checkpoint {path} is of another model ({'; '.join(diff)})")
     return state
+
+
+def _refusal(path: Path, message: str) -> str:
+    """One line for a file the weights-only unpickler stopped: code-carrying pickle data
+    (naming the global it wanted), or bytes that are no pickle at all. Never torch's hint to
+    retry unsafely."""
+    found = re.search(r"\bGLOBAL ([\w.]+)", message)  # "Unsupported global: GLOBAL x.y ..."
+    detail = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", message)
+    detail = detail.group(1).split(". ")[0].strip().rstrip(".") if detail else ""
+    if found or re.search(r"global|reduce|build|class", detail, re.IGNORECASE):
+        what = f"the global {found.group(1)}" if found else detail
+        return (f"refused checkpoint {path}: it holds code-carrying pickle data ({what}); "
+                f"softfact loads only tensors and plain data, so nothing in it was run")
+    return (f"cannot read checkpoint {path}: not a PyTorch checkpoint, or a damaged one"
+            + (f" ({detail.lower()})" if detail else ""))
 
 
 def load_model_weights(model: torch.nn.Module, state: dict, path="checkpoint") -> None:

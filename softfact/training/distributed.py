@@ -53,6 +53,12 @@ def wrap(model: torch.nn.Module, device: torch.device, info: DistInfo) -> torch.
     return DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
 
 
+def every_rank(error: Exception) -> Exception:
+    """Mark ``error`` as raised alike by every rank: the CLI prints it once, on rank 0."""
+    error.every_rank = True
+    return error
+
+
 def gather_objects(obj, info: DistInfo) -> list:
     """Every rank's ``obj`` as a list (for per-rank RNG states in checkpoints)."""
     if not info.enabled:

@@ -7,16 +7,18 @@ RNG states and the config.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Callable
 
 import torch
 from tqdm.auto import tqdm
 
-from softfact.config import TrainConfig
+from softfact.config import ConfigError, TrainConfig
 from softfact.data.sources import build_image_source
 from softfact.data.multicrop import sample_multicrop
 from softfact.data.triplets import sample_triplets
@@ -26,7 +28,8 @@ from softfact.training import distributed
 from softfact.training.checkpoint import (CheckpointError, load_checkpoint, load_model_weights,
                                           save_checkpoint)
 from softfact.training.runlog import RunLog
-from softfact.utils.io import write_json
+from softfact.utils import lock
+from softfact.utils.io import StorageError, clear_stale_temps, write_json
 from softfact.utils.runfiles import RunFiles
 
 
@@ -36,7 +39,14 @@ class TrainingDiverged(RuntimeError):
 
 def pick_device(name: str = "auto") -> torch.device:
     if name != "auto":
-        return torch.device(name)
+        device = torch.device(name)
+        count = {"cuda": torch.cuda.device_count() if torch.cuda.is_available() else 0,
+                 "mps": int(bool(getattr(torch.backends, "mps", None)
+                                 and torch.backends.mps.is_available()))}.get(device.type)
+        if count is not None and (device.index or 0) >= count:
+            raise ConfigError(f"config key 'device': {name!r} is not available here "
+                              f"({count} {device.type} device(s)); use --device auto or cpu")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
@@ -106,13 +116,41 @@ def sample_batch(source, n: int, cfg: TrainConfig, gen: torch.Generator):
                            schemes=cfg.scheme_list())
 
 
+def _hold_run_folder(out: Path, info: distributed.DistInfo, cleanup: contextlib.ExitStack) -> None:
+    """One writer per run folder: rank 0 locks it (``softfact.utils.lock``) until training
+    ends and clears temporary files an interrupted write left; every rank learns if it is busy."""
+    error = None
+    if info.is_main:
+        try:
+            lock.acquire(out)
+            cleanup.callback(lock.release, out)
+        except (lock.RunFolderBusy, StorageError) as e:
+            error = e
+    error = distributed.gather_objects(error, info)[0]
+    if error is not None:
+        raise distributed.every_rank(error)
+    if info.is_main:
+        stale = clear_stale_temps(out)
+        if stale:
+            warnings.warn(f"removed {len(stale)} temporary file(s) an interrupted write left in "
+                          f"{out} ({', '.join(p.name for p in stale[:3])})")
+
+
 def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
           on_checkpoint: Callable[[int, torch.nn.Module], bool | None] | None = None) -> Path:
     """Train an encoder as ``cfg`` says; returns the run folder holding checkpoint.pt.
 
     ``on_checkpoint(step, model)`` runs after every checkpoint (e.g. to evaluate mid-run);
-    returning True stops training there.
+    returning True stops training there. The run folder is locked while training runs: a
+    second process writing into it stops at once with ``RunFolderBusy``.
     """
+    with contextlib.ExitStack() as cleanup:  # unlocks the run folder however training ends
+        return _train(cfg, resume=resume, progress=progress, on_checkpoint=on_checkpoint,
+                      cleanup=cleanup)
+
+
+def _train(cfg: TrainConfig, *, resume: bool, progress: bool, on_checkpoint,
+           cleanup: contextlib.ExitStack) -> Path:
     # -- where and with what ------------------------------------------------------------
     device = pick_device(cfg.device)
     info = distributed.setup(device.type)
@@ -124,9 +162,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
     if cfg.batch_size % info.world_size:
-        raise ValueError(f"batch_size {cfg.batch_size} is not divisible by world size {info.world_size}")
+        raise distributed.every_rank(ConfigError(
+            f"config key 'batch_size' ({cfg.batch_size}) must be divisible by the number of "
+            f"processes ({info.world_size})"))
     local_batch = cfg.batch_size // info.world_size
     out = Path(cfg.out_dir)
+    _hold_run_folder(out, info, cleanup)
     ckpt_path = RunFiles(out).checkpoint
 
     # -- model, optimizer, data stream ------------------------------------------------------

@@ -14,6 +14,7 @@ LOG = "metrics.jsonl"          # one JSON row per logged training step
 METRICS = "metrics.json"       # evaluation results (written by Run.write_metrics only)
 REPORT = "report.html"         # the browsable report
 SPLIT = "split.json"           # MIDI runs: the corpus summary and its training/validation files
+LOCK = ".softfact.lock"        # held (flock) by the process writing the run; see utils.lock
 
 
 @dataclass(frozen=True)
@@ -48,3 +49,5 @@ class RunFiles:
     @property
     def split(self) -> Path:
         return self.root / SPLIT
+    def lock(self) -> Path:
+        return self.root / LOCK
