@@ -81,3 +81,12 @@ def test_evaluate_uses_the_runs_own_settings(run_dir, monkeypatch):
     run.config.max_shift, run.config.wrap = 3, True  # as if trained so
     run.evaluate(write=False)
     assert seen == {"max_shift": 3, "wrap": True, "seed": 0, "n_probe": 60, "n_grid": 12}
+
+
+def test_run_files_are_paths_in_the_folder(tmp_path):
+    from softfact.utils.runfiles import RunFiles
+    files = RunFiles(tmp_path)
+    names = [n for n in dir(RunFiles) if isinstance(getattr(RunFiles, n), property)]
+    assert len(names) >= 6
+    for name in names:
+        assert getattr(files, name).parent == tmp_path, name

@@ -49,5 +49,7 @@ class RunFiles:
     @property
     def split(self) -> Path:
         return self.root / SPLIT
+
+    @property
     def lock(self) -> Path:
         return self.root / LOCK
