@@ -7,10 +7,10 @@ shift grids of ``softfact.evaluation`` and is called by ``softfact.Run.evaluate`
 """
 from softfact.ops.apply import (OperationExamples, decode, default_example_shifts, latent_shift,
                                 operation_examples)
-from softfact.ops.metrics import (OperationResult, best_threshold, binary_f1,
+from softfact.ops.metrics import (OperationResult, auto_images, best_threshold, binary_f1,
                                   evaluate_operations, latent_error, operation_metrics)
 from softfact.ops.vectors import OperationVectors
 
-__all__ = ["OperationExamples", "OperationResult", "OperationVectors", "best_threshold",
-           "binary_f1", "decode", "default_example_shifts", "evaluate_operations",
+__all__ = ["OperationExamples", "OperationResult", "OperationVectors", "auto_images",
+           "best_threshold", "binary_f1", "decode", "default_example_shifts", "evaluate_operations",
            "latent_error", "latent_shift", "operation_examples", "operation_metrics"]

@@ -17,7 +17,9 @@ from softfact.plotting import (figure_png_bytes, plot_cosine_cross, plot_kernel_
                                plot_loss_curve, plot_svd_spectra, plot_triplets, plot_umap2d,
                                write_umap3d_html)
 from softfact.plotting.io import write_file
+from softfact.data.midi_write import WavRenderer
 from softfact.report import html as H
+from softfact.report.ops import ops_report, place
 from softfact.run import Run
 
 
@@ -41,14 +43,16 @@ def _figures(a, cfg, source, rows, *, seed: int, n_triplets: int) -> dict:
 def build_report(run: str | Path | Run, *, seed: int = 0, umap: bool = True,
                  n_probe: int | None = None, n_svd: int = 50, n_points_images: int = 200,
                  n_triplets: int = 8, kpca_max_exact: int = 6000,
-                 kpca_landmarks: int = 1000) -> Path:
+                 kpca_landmarks: int = 1000, soundfont: str | Path | None = None) -> Path:
     """Evaluate ``run`` (a run folder or a loaded ``Run``) and write its report; returns the
     report.html path.
 
     Sizes default to the seed's (probe: the run's ``eval_blobs``; SVD grid 50 images; kernel
     PCA / UMAP 200 images x (2 max_shift + 1)^2 shifts); smaller values make quick reports.
+    ``soundfont``: a .sf2/.sf3 file to render the MIDI examples as .wav too.
     """
     t0 = time.perf_counter()
+    renderer = WavRenderer(soundfont) if soundfont else None  # fails before any work
     run = run if isinstance(run, Run) else Run.load(run)
     out, cfg, model = run.root, run.config, run.encoder
     ev = run.evaluate(n=n_probe, seed=seed)
@@ -65,6 +69,8 @@ def build_report(run: str | Path | Run, *, seed: int = 0, umap: bool = True,
     t = time.perf_counter()
     rows = run.log()
     pngs = _figures(a, cfg, source, rows, seed=seed, n_triplets=n_triplets)
+    shifts = ops_report(run, source, seed=seed, n_triplets=n_triplets, renderer=renderer)
+    pngs.update(shifts.pngs)  # the seed's shift figure; latent operations and MIDI (ops/)
     for name, data in pngs.items():
         write_file(out / f"{name}.png", data)
     links = {}
@@ -79,7 +85,7 @@ def build_report(run: str | Path | Run, *, seed: int = 0, umap: bool = True,
                  kernel_pca=_kpca_note(len(a.points_dy), kpca_max_exact, kpca_landmarks))
     page = H.page(f"softfact report: {out.name}",
                   f"{H.esc(cfg.encoder)} encoder on {H.esc(cfg.data)}, step {run.step:,}",
-                  _sections(cfg, metrics, a, pngs, links, facts))
+                  place(_sections(cfg, metrics, a, pngs, links, facts), shifts))
     return write_file(run.files.report, page)
 
 

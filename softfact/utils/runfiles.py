@@ -13,6 +13,7 @@ CONFIG = "config.yaml"         # the resolved config, readable
 LOG = "metrics.jsonl"          # one JSON row per logged training step
 METRICS = "metrics.json"       # evaluation results (written by Run.write_metrics only)
 REPORT = "report.html"         # the browsable report
+OPS = "ops"                    # latent-operation examples (.mid, .wav) and training triplets as .mid
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,7 @@ class RunFiles:
     @property
     def report(self) -> Path:
         return self.root / REPORT
+
+    @property
+    def ops(self) -> Path:
+        return self.root / OPS
