@@ -10,12 +10,18 @@ def _parser():
                      "can be set as --key=value (e.g. --steps 2000 --data midi --midi-dir PATH).")
     p.add_argument("--no-report", action="store_true", help="evaluate only, no report")
     p.add_argument("--no-umap", action="store_true", help="skip the UMAP figures (slowest part)")
+    p.add_argument("--soundfont", metavar="PATH",
+                   help="a .sf2/.sf3 file: render the report's MIDI files as .wav too")
     return p
 
 
 def main(argv: list[str]) -> int:
     from softfact.training import train
     cfg, resume, ns = resolve_train(argv, "softfact run", _parser())
+    renderer = None
+    if ns.soundfont and not ns.no_report and is_main_process():
+        from softfact.data.midi_write import WavRenderer
+        renderer = WavRenderer(ns.soundfont)  # a bad SoundFont fails now, not after training
     out = train(cfg, resume=resume, progress=not ns.quiet)
     if not is_main_process():
         return 0
@@ -27,7 +33,7 @@ def main(argv: list[str]) -> int:
         page = None
     else:
         from softfact.report import build_report
-        page = build_report(run, umap=not ns.no_umap)  # evaluates once, for table and page
+        page = build_report(run, umap=not ns.no_umap, soundfont=renderer)  # evaluates once
         metrics = run.metrics()
     print(format_table(metrics))
     print(f"written: {run.files.metrics}")

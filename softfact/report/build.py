@@ -43,16 +43,18 @@ def _figures(a, cfg, source, rows, *, seed: int, n_triplets: int) -> dict:
 def build_report(run: str | Path | Run, *, seed: int = 0, umap: bool = True,
                  n_probe: int | None = None, n_svd: int = 50, n_points_images: int = 200,
                  n_triplets: int = 8, kpca_max_exact: int = 6000,
-                 kpca_landmarks: int = 1000, soundfont: str | Path | None = None) -> Path:
+                 kpca_landmarks: int = 1000,
+                 soundfont: str | Path | WavRenderer | None = None) -> Path:
     """Evaluate ``run`` (a run folder or a loaded ``Run``) and write its report; returns the
     report.html path.
 
     Sizes default to the seed's (probe: the run's ``eval_blobs``; SVD grid 50 images; kernel
     PCA / UMAP 200 images x (2 max_shift + 1)^2 shifts); smaller values make quick reports.
-    ``soundfont``: a .sf2/.sf3 file to render the MIDI examples as .wav too.
+    ``soundfont``: a .sf2/.sf3 file (or a ``WavRenderer``) to render the MIDI files as .wav too.
     """
     t0 = time.perf_counter()
-    renderer = WavRenderer(soundfont) if soundfont else None  # fails before any work
+    renderer = (soundfont if isinstance(soundfont, WavRenderer)   # fails before any work
+                else WavRenderer(soundfont) if soundfont else None)
     run = run if isinstance(run, Run) else Run.load(run)
     out, cfg, model = run.root, run.config, run.encoder
     ev = run.evaluate(n=n_probe, seed=seed)

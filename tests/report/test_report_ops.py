@@ -90,3 +90,17 @@ def test_a_missing_soundfont_fails_before_any_work(blob_run, tmp_path):
     with pytest.raises(MidiWriteError, match="SoundFont not found"):
         build_report(blob_run, soundfont=tmp_path / "none.sf2", **SMALL)
     assert (blob_run / "metrics.json").read_text() == before
+
+
+def test_cli_soundfont_errors_are_one_line_and_come_before_training(tmp_path, capsys):
+    from softfact.cli import main
+    out = tmp_path / "run"
+    bad = tmp_path / "bad.sf2"
+    bad.write_text("not a soundfont")
+    for sf, msg in ((tmp_path / "none.sf2", "SoundFont not found"), (bad, "cannot load SoundFont")):
+        assert main(["run", "--steps", "2", "--out-dir", str(out), "--soundfont", str(sf)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("softfact: error: ") and msg in err and err.count("\n") == 1
+    assert not out.exists()                                  # nothing trained, nothing written
+    assert main(["report", str(tmp_path / "nope"), "--soundfont", str(bad)]) == 2
+    assert "cannot load SoundFont" in capsys.readouterr().err
