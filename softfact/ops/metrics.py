@@ -190,9 +190,10 @@ def evaluate_operations(encoder, decoder, train_fn, val_fn, *, max_shift: int = 
     return OperationResult(metrics=metrics, operations=operations, threshold=threshold)
 
 
-def latent_error(Z: np.ndarray, operations) -> float:
+def latent_error(Z: np.ndarray, operations, *, size: int | None = None) -> float:
     """mean ||z(x) + v(s) - z(shift(x, s))|| / mean ||z(shift(x, s)) - z(x)|| over the grid
-    Z (n, S, S, D) without its centre: 0 for exact operations, 1 for v = 0."""
+    Z (n, S, S, D) without its centre (or over the shifts with max(|dy|, |dx|) = ``size``):
+    0 for exact operations, 1 for v = 0."""
     Z = np.asarray(Z, dtype=np.float64)
     n, S, _, D = Z.shape
     m = S // 2
@@ -201,7 +202,8 @@ def latent_error(Z: np.ndarray, operations) -> float:
     z0 = np.repeat(Z[:, m, m], S * S, axis=0)
     moved = operations.apply(torch.as_tensor(z0), np.tile(dy, n), np.tile(dx, n)).numpy()
     true = Z.reshape(n * S * S, D)
-    keep = np.tile((dy != 0) | (dx != 0), n)
+    ring = np.maximum(np.abs(dy), np.abs(dx))
+    keep = np.tile(ring > 0 if size is None else ring == size, n)
     err = np.linalg.norm(moved - true, axis=1)[keep].mean()
     base = np.linalg.norm(true - z0, axis=1)[keep].mean()
     return float(err / base) if base > 0 else float("nan")

@@ -8,6 +8,8 @@ F1 is below 1 and varies with the shift (the parity of r + dy), so equalities ar
 """
 import torch
 
+from softfact.evaluation.grid import grid_images
+
 SIZE, M = 12, 3
 
 
@@ -34,3 +36,8 @@ def decoder(z: torch.Tensor) -> torch.Tensor:
     at = row & (i[None, None, :] == c[:, None, None])
     extra = row & (i[None, None, :] == c[:, None, None] + 1) & (r % 2 == 0)[:, None, None]
     return torch.where(at | extra, 1.0, -1.0).unsqueeze(1)             # logits (B, 1, H, W)
+
+
+def translate_grid(x: torch.Tensor) -> torch.Tensor:
+    """One image (1, H, W) -> its shift grid (S * S, 1, H, W), dy-major, S = 2 M + 1."""
+    return grid_images(x[None], max_shift=M)

@@ -100,6 +100,10 @@ def test_op_f1_equals_the_baseline_when_v_is_zero(exact):
         assert m[key.replace("_baseline", "")] == m[key], key
     assert m["op_f1_ceiling"] == exact.metrics["op_f1_ceiling"]
     assert m["op_latent_err"] == 1.0
+    Z = np.stack([pp.encoder(pp.translate_grid(x)).numpy().reshape(7, 7, 3)
+                  for x in pp.images(3, torch.Generator())])
+    assert [latent_error(Z, zero, size=k) for k in (1, 3)] == [1.0, 1.0]
+    assert latent_error(Z, exact.operations, size=2) == 0.0
 
 
 def test_operation_metrics_and_latent_shift_on_modules():
