@@ -90,7 +90,7 @@ def plot_latent_operations(examples, *, piano_roll: bool = False, max_examples: 
     names = [_shift_label(dy, dx, piano_roll) for dy, dx in examples.shifts]
     centres = [j * (W + 1) + (W - 1) / 2 for j in range(k + 1)]
     width = min(18.0, 1.1 * (k + 1) * max(1.0, W / 24))
-    fig, axes = plt.subplots(2 * n, 1, figsize=(width, (2 * n) * width / (k + 1) * H / W + 1.2 * n),
+    fig, axes = plt.subplots(2 * n, 1, figsize=(width, (2 * n) * width / (k + 1) * H / W + 1.0),
                              squeeze=False)
     origin = "lower" if piano_roll else "upper"
     for i in range(n):
@@ -104,9 +104,12 @@ def plot_latent_operations(examples, *, piano_roll: bool = False, max_examples: 
             ax = axes[2 * i + r, 0]
             ax.imshow(_mosaic(panels), cmap="gray", vmin=0, vmax=1, interpolation="nearest",
                       origin=origin, aspect="equal")
-            ax.set_xticks(centres, labels, fontsize=7)
-            if r == 0:
-                ax.xaxis.set_ticks_position("top")
+            if (r, i) in ((0, 0), (1, n - 1)):   # panel names above the first, below the last
+                ax.set_xticks(centres, labels, fontsize=7)
+                if r == 0:
+                    ax.xaxis.set_ticks_position("top")
+            else:
+                ax.set_xticks([])
             if piano_roll:
                 rows = np.linspace(0, H - 1, 3).round().astype(int)
                 ax.set_yticks(rows, [str((low or 0) + v) for v in rows], fontsize=7)
@@ -114,7 +117,7 @@ def plot_latent_operations(examples, *, piano_roll: bool = False, max_examples: 
             else:
                 ax.set_yticks([])
                 ax.set_ylabel(title, fontsize=8)
-        if piano_roll:
+        if piano_roll and i == n - 1:
             axes[2 * i + 1, 0].set_xlabel(f"time to the right ({W} grid steps per panel); "
                                           "dy in semitones, dx in steps", fontsize=7)
     fig.suptitle("True shifts and decoded latent shifts z(x) + v(dy, dx)", fontsize=11)
