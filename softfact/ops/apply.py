@@ -18,6 +18,10 @@ from softfact.models.encode import encode
 Decoder = Callable[[torch.Tensor], torch.Tensor]
 
 
+class OpsError(ValueError):
+    """An encoder, decoder or operation that does not fit the data; the message is one line."""
+
+
 def _device(module, fallback: torch.device) -> torch.device:
     params = list(module.parameters()) if isinstance(module, torch.nn.Module) else []
     return params[0].device if params else fallback
@@ -31,7 +35,7 @@ def decode(decoder: Decoder, z: torch.Tensor, *, batch_size: int = 1024) -> torc
     """
     z = torch.as_tensor(z)
     if z.dim() != 2:
-        raise ValueError(f"z must be (N, D) embeddings, got shape {tuple(z.shape)}")
+        raise OpsError(f"z must be (N, D) embeddings, got shape {tuple(z.shape)}")
     device = _device(decoder, z.device)
     was_training = getattr(decoder, "training", False)
     if isinstance(decoder, torch.nn.Module):
@@ -44,7 +48,7 @@ def decode(decoder: Decoder, z: torch.Tensor, *, batch_size: int = 1024) -> torc
             decoder.train()
     x = torch.cat(out) if out else torch.empty(0)
     if x.dim() != 4 or x.shape[0] != z.shape[0]:
-        raise ValueError(f"decoder must return (B, C, H, W) images, got shape {tuple(x.shape)}")
+        raise OpsError(f"decoder must return (B, C, H, W) images, got shape {tuple(x.shape)}")
     return x
 
 

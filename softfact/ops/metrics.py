@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from softfact.evaluation.grid import encode_shift_grid, grid_images
-from softfact.ops.apply import decode
+from softfact.ops.apply import OpsError, decode
 from softfact.ops.vectors import OperationVectors
 
 KINDS = ("op", "ceiling", "baseline")
@@ -53,7 +53,7 @@ def binary_f1(pred, target) -> float:
     """
     pred, target = np.asarray(pred).astype(bool), np.asarray(target).astype(bool)
     if pred.shape != target.shape:
-        raise ValueError(f"pred and target must have one shape, got {pred.shape} and {target.shape}")
+        raise OpsError(f"pred and target must have one shape, got {pred.shape} and {target.shape}")
     tp = np.sum(pred & target)
     return float(f1_from_counts(tp, np.sum(pred & ~target), np.sum(~pred & target)))
 
@@ -70,7 +70,7 @@ def best_threshold(scores, target, *, max_points: int = 4_000_000, seed: int = 0
     s = np.asarray(scores, dtype=np.float64).ravel()
     y = np.asarray(target).astype(bool).ravel()
     if s.shape != y.shape or not len(s):
-        raise ValueError(f"scores and target must be non-empty and of one size, got {s.shape}, {y.shape}")
+        raise OpsError(f"scores and target must be non-empty and of one size, got {s.shape}, {y.shape}")
     if len(s) > max_points:
         keep = np.random.default_rng(seed).choice(len(s), max_points, replace=False)
         s, y = s[keep], y[keep]
@@ -174,8 +174,11 @@ def evaluate_operations(encoder, decoder, train_fn, val_fn, *, max_shift: int = 
         operations = OperationVectors(method, max_shift=m, wrap=wrap, n_images=n,
                                       random_state=seed).fit_grid(train.z)
     z_tr = torch.as_tensor(train.z[:, m, m], dtype=torch.float32)
-    threshold = best_threshold(decode(decoder, z_tr, batch_size=batch_size)[:, 0].numpy(),
-                               images_tr[:, 0].numpy() > 0.5, seed=seed)
+    scores = decode(decoder, z_tr, batch_size=batch_size)
+    if scores.shape[1:] != images_tr.shape[1:]:
+        raise OpsError(f"the decoder returns images of shape {tuple(scores.shape[1:])}, the data "
+                       f"are {tuple(images_tr.shape[1:])}")
+    threshold = best_threshold(scores[:, 0].numpy(), images_tr[:, 0].numpy() > 0.5, seed=seed)
 
     images = val_fn(n, torch.Generator().manual_seed(seed + 1)).cpu()
     val = encode_shift_grid(encoder, lambda k, g: images, n_images=n, max_shift=max_shift,

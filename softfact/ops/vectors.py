@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from softfact.evaluation.grid import differences, encode_shift_grid, flat_samples
+from softfact.ops.apply import OpsError
 
 METHODS = ("mean", "linear")
 
@@ -56,7 +57,7 @@ class OperationVectors:
         else:
             images = torch.as_tensor(images)
             if images.dim() != 4:
-                raise ValueError(f"images must be (n, C, H, W), got shape {tuple(images.shape)}")
+                raise OpsError(f"images must be (n, C, H, W), got shape {tuple(images.shape)}")
             fn, n = (lambda k, g: images), len(images)
         grid = encode_shift_grid(encoder, fn, n_images=n, max_shift=self.max_shift,
                                  generator=torch.Generator().manual_seed(self.random_state),
@@ -66,12 +67,12 @@ class OperationVectors:
     def fit_grid(self, Z: np.ndarray) -> "OperationVectors":
         """Fit on an already encoded shift grid Z (n, S, S, D) (S = 2 max_shift + 1). Returns self."""
         if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+            raise OpsError(f"method must be one of {METHODS}, got {self.method!r}")
         Z = np.asarray(Z, dtype=np.float64)
         d = differences(Z)
         m = Z.shape[1] // 2
         if m != self.max_shift:
-            raise ValueError(f"grid of max_shift {m} given to OperationVectors(max_shift="
+            raise OpsError(f"grid of max_shift {m} given to OperationVectors(max_shift="
                              f"{self.max_shift}); Z has shape {Z.shape}")
         x, f = flat_samples(d)
         coef, *_ = np.linalg.lstsq(f.astype(np.float64), x, rcond=None)   # (2, D)
@@ -88,7 +89,7 @@ class OperationVectors:
 
     def _check_fitted(self):
         if not hasattr(self, "vectors_"):
-            raise ValueError("this OperationVectors is not fitted yet; call fit first")
+            raise OpsError("this OperationVectors is not fitted yet; call fit first")
 
     def vector(self, dy, dx) -> torch.Tensor:
         """v(dy, dx): ints -> (D,), or (B,) integer tensors/arrays -> (B, D); float32.
@@ -104,7 +105,7 @@ class OperationVectors:
         else:
             m = len(self.shifts_) // 2
             if np.abs(dy).max(initial=0) > m or np.abs(dx).max(initial=0) > m:
-                raise ValueError(f"method 'mean' knows shifts up to {m} only; got dy {dy.tolist()}, "
+                raise OpsError(f"method 'mean' knows shifts up to {m} only; got dy {dy.tolist()}, "
                                  f"dx {dx.tolist()} (use method='linear' to extrapolate)")
             v = self.vectors_[dy.astype(np.int64) + m, dx.astype(np.int64) + m]
         return torch.as_tensor(v, dtype=torch.float32)
@@ -114,7 +115,7 @@ class OperationVectors:
         self._check_fitted()
         z = torch.as_tensor(z)
         if z.shape[-1] != self.n_features_in_:
-            raise ValueError(f"z must end in {self.n_features_in_} features, got shape {tuple(z.shape)}")
+            raise OpsError(f"z must end in {self.n_features_in_} features, got shape {tuple(z.shape)}")
         return z + self.vector(dy, dx).to(device=z.device, dtype=z.dtype)
 
     def __repr__(self) -> str:

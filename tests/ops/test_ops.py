@@ -120,3 +120,10 @@ def test_operation_metrics_and_latent_shift_on_modules():
     ex = operation_examples(enc, pp.decoder, ops, x[:2], shifts=[(1, 0), (0, -2)])
     assert ex.latent.shape == (2, 2, pp.SIZE, pp.SIZE) and ex.recon.shape == (2, pp.SIZE, pp.SIZE)
     assert (ex.true & ~ex.latent).sum() == 0                 # every true pixel is decoded
+
+
+def test_a_decoder_of_the_wrong_size_is_a_one_line_error():
+    from softfact.ops import OpsError
+    small = lambda z: torch.zeros(len(z), 1, 4, 4)           # noqa: E731
+    with pytest.raises(OpsError, match=r"images of shape \(1, 4, 4\), the data are \(1, 12, 12\)"):
+        operation_metrics(pp.encoder, small, pp.images, pp.images, max_shift=1, n_images=4)
