@@ -2,7 +2,8 @@
 
 Written into the run folder (each file atomically): ``metrics.json`` (merged), one PNG per
 figure, ``umap3d_pitch.html`` / ``umap3d_time.html`` (+ ``plotly.min.js``) and ``report.html``,
-which embeds the PNGs and so opens on its own.
+which embeds the PNGs and so opens on its own; on piano-roll runs also MIDI files in ``ops/``
+(``softfact.report.ops``: the shift figure, latent operations, training triplets).
 """
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from pathlib import Path
 import torch
 
 from softfact.analysis import analyse
+from softfact.data.midi_write import WavRenderer
 from softfact.data.triplets import sample_triplets
 from softfact.plotting import (figure_png_bytes, plot_cosine_cross, plot_kernel_pca,
                                plot_loss_curve, plot_svd_spectra, plot_triplets, plot_umap2d,
                                write_umap3d_html)
 from softfact.plotting.io import write_file
-from softfact.data.midi_write import WavRenderer
 from softfact.report import html as H
 from softfact.report.ops import ops_report, place
 from softfact.run import Run
