@@ -28,7 +28,7 @@ import torch
 
 from softfact.evaluation.grid import encode_shift_grid, grid_images
 from softfact.ops.apply import OpsError, decode
-from softfact.ops.vectors import OperationVectors
+from softfact.ops.vectors import OperationVectors, latent_error
 
 KINDS = ("op", "ceiling", "baseline")
 KEYS = {"op": "op_f1", "ceiling": "op_f1_ceiling", "baseline": "op_f1_baseline"}
@@ -191,25 +191,6 @@ def evaluate_operations(encoder, decoder, train_fn, val_fn, *, max_shift: int = 
     metrics["recon_threshold"] = float(threshold)
     metrics["op_latent_err"] = latent_error(val.z, operations)
     return OperationResult(metrics=metrics, operations=operations, threshold=threshold)
-
-
-def latent_error(Z: np.ndarray, operations, *, size: int | None = None) -> float:
-    """mean ||z(x) + v(s) - z(shift(x, s))|| / mean ||z(shift(x, s)) - z(x)|| over the grid
-    Z (n, S, S, D) without its centre (or over the shifts with max(|dy|, |dx|) = ``size``):
-    0 for exact operations, 1 for v = 0."""
-    Z = np.asarray(Z, dtype=np.float64)
-    n, S, _, D = Z.shape
-    m = S // 2
-    s = np.arange(-m, m + 1)
-    dy, dx = np.repeat(s, S), np.tile(s, S)
-    z0 = np.repeat(Z[:, m, m], S * S, axis=0)
-    moved = operations.apply(torch.as_tensor(z0), np.tile(dy, n), np.tile(dx, n)).numpy()
-    true = Z.reshape(n * S * S, D)
-    ring = np.maximum(np.abs(dy), np.abs(dx))
-    keep = np.tile(ring > 0 if size is None else ring == size, n)
-    err = np.linalg.norm(moved - true, axis=1)[keep].mean()
-    base = np.linalg.norm(true - z0, axis=1)[keep].mean()
-    return float(err / base) if base > 0 else float("nan")
 
 
 def operation_metrics(encoder, decoder, train_fn, val_fn, *, max_shift: int = 4,

@@ -7,6 +7,8 @@ Fitted from a shift grid (``softfact.evaluation.grid``): every image at every (d
   grid (OpLaS-style; exact for an encoder whose differences do not depend on the image).
 - ``method="linear"``: v(dy, dx) = dy * a + dx * b, (a, b) fitted by least squares on every d
   (no intercept, so v(0, 0) = 0); two vectors, and shifts beyond the grid extrapolate.
+- ``method="auto"``: whichever of the two has the lower ``latent_error`` on half of the images
+  when fitted on the other half, then refitted on all of them.
 
 Works with any encoder callable (B, C, H, W) -> (B, D).
 """
@@ -15,20 +17,21 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from softfact.evaluation.grid import differences, encode_shift_grid, flat_samples
+from softfact.evaluation.grid import differences, encode_shift_grid, flat_samples, split_images
 from softfact.ops.apply import OpsError
 
-METHODS = ("mean", "linear")
+METHODS = ("mean", "linear", "auto")
 
 
 class OperationVectors:
     """Estimate v(dy, dx) from an encoder and images; ``apply`` moves embeddings by it.
 
-    Parameters: ``method`` ("mean" or "linear"), ``max_shift`` (the grid's m), ``wrap``
+    Parameters: ``method`` ("mean", "linear" or "auto"), ``max_shift`` (the grid's m), ``wrap``
     (torch.roll shifts instead of zero fill), ``n_images`` (images drawn when ``fit`` gets an
     ``image_fn``), ``random_state`` (seed of that draw).
 
-    Learned attributes: ``shifts_`` (S,) the shift values -m..m; ``vectors_`` (S, S, D) float64,
+    Learned attributes: ``method_`` the method used ("auto": the one chosen, with the held-out
+    latent errors of both in ``scores_``); ``shifts_`` (S,) the shift values -m..m; ``vectors_`` (S, S, D) float64,
     v at [dy + m, dx + m] (for "linear" the fitted plane at the grid's shifts); ``coef_`` (2, D),
     the per-unit pitch and time vectors (least squares; also set for "mean", for reference);
     ``n_features_in_`` = D; ``n_images_`` images fitted on.
@@ -74,11 +77,20 @@ class OperationVectors:
         if m != self.max_shift:
             raise OpsError(f"grid of max_shift {m} given to OperationVectors(max_shift="
                              f"{self.max_shift}); Z has shape {Z.shape}")
+        method = self.method
+        if method == "auto":
+            if Z.shape[0] < 2:
+                raise OpsError(f"method 'auto' needs at least 2 images, got {Z.shape[0]}")
+            fit, held = split_images(Z.shape[0], seed=self.random_state)
+            self.scores_ = {k: latent_error(Z[held], OperationVectors(k, max_shift=m).fit_grid(Z[fit]))
+                            for k in ("mean", "linear")}
+            method = min(self.scores_, key=self.scores_.get)
+        self.method_ = method
         x, f = flat_samples(d)
         coef, *_ = np.linalg.lstsq(f.astype(np.float64), x, rcond=None)   # (2, D)
         self.coef_ = coef
         self.shifts_ = np.arange(-m, m + 1)
-        if self.method == "mean":
+        if method == "mean":
             self.vectors_ = d.mean(axis=0)                                 # (S, S, D)
         else:
             s = self.shifts_.astype(np.float64)
@@ -100,7 +112,7 @@ class OperationVectors:
         dy = np.asarray(torch.as_tensor(dy).cpu())
         dx = np.asarray(torch.as_tensor(dx).cpu())
         dy, dx = np.broadcast_arrays(dy, dx)
-        if self.method == "linear":
+        if self.method_ == "linear":
             v = dy[..., None] * self.coef_[0] + dx[..., None] * self.coef_[1]
         else:
             m = len(self.shifts_) // 2
@@ -121,3 +133,22 @@ class OperationVectors:
     def __repr__(self) -> str:
         return (f"OperationVectors(method={self.method!r}, max_shift={self.max_shift}, "
                 f"wrap={self.wrap}, n_images={self.n_images}, random_state={self.random_state})")
+
+
+def latent_error(Z: np.ndarray, operations, *, size: int | None = None) -> float:
+    """mean ||z(x) + v(s) - z(shift(x, s))|| / mean ||z(shift(x, s)) - z(x)|| over the grid
+    Z (n, S, S, D) without its centre (or over the shifts with max(|dy|, |dx|) = ``size``):
+    0 for exact operations, 1 for v = 0. ``operations``: anything with ``apply(z, dy, dx)``."""
+    Z = np.asarray(Z, dtype=np.float64)
+    n, S, _, D = Z.shape
+    m = S // 2
+    s = np.arange(-m, m + 1)
+    dy, dx = np.repeat(s, S), np.tile(s, S)
+    z0 = np.repeat(Z[:, m, m], S * S, axis=0)
+    moved = operations.apply(torch.as_tensor(z0), np.tile(dy, n), np.tile(dx, n)).numpy()
+    true = Z.reshape(n * S * S, D)
+    ring = np.maximum(np.abs(dy), np.abs(dx))
+    keep = np.tile(ring > 0 if size is None else ring == size, n)
+    err = np.linalg.norm(moved - true, axis=1)[keep].mean()
+    base = np.linalg.norm(true - z0, axis=1)[keep].mean()
+    return float(err / base) if base > 0 else float("nan")

@@ -124,8 +124,15 @@ def _latent_operations(run, decoder, source, *, seed: int, piano_roll: bool,
                             threshold=result.threshold, wrap=cfg.wrap, lowest_pitch=low)
     png = figure_png_bytes(plot_latent_operations(ex, piano_roll=piano_roll))
     m = result.metrics
-    body = (f"<p>v(dy, dx) = {H.esc(result.operations.method)} difference vector per shift, "
-            f"fitted on {result.operations.n_images_} training images; decoded pixels are on "
+    ops = result.operations
+    how = {"mean": "the mean difference z(shift(x)) - z(x) per shift",
+           "linear": "dy a + dx b, a linear map fitted to every difference"}.get(
+        getattr(ops, "method_", ""), H.esc(type(ops).__name__))
+    if hasattr(ops, "scores_"):
+        how += (" (chosen by <code>method=\"auto\"</code>; held-out latent errors " + ", ".join(
+            f"{k} {v:.3f}" for k, v in ops.scores_.items()) + ")")
+    body = (f"<p>v(dy, dx) = {how}, fitted on {getattr(ops, 'n_images_', '?')} training "
+            "images; decoded pixels are on "
             f"above the threshold {m['recon_threshold']:.3g} that maximises F1 on training "
             f"reconstructions. Reconstruction F1 <b>{m['recon_f1']:.3f}</b>; latent error "
             f"||z+v-z(shift)|| / ||z(shift)-z|| <b>{m['op_latent_err']:.3f}</b>.</p>"
