@@ -119,7 +119,8 @@ class WavRenderer:
         try:
             self._synth = Synthesizer(str(self.soundfont), sample_rate, 0)  # quality 0: fastest
         except Exception as e:  # a file that is not a SoundFont
-            raise MidiWriteError(f"cannot load SoundFont {self.soundfont}: {_first_line(e)}") from None
+            raise MidiWriteError(f"cannot load SoundFont {self.soundfont}: "
+                                 f"{_first_line(e)}") from None
         try:
             self._audio(roll_to_score(np.ones((1, 1), bool), lowest_pitch=60))
         except Exception as e:

@@ -70,7 +70,8 @@ def best_threshold(scores, target, *, max_points: int = 4_000_000, seed: int = 0
     s = np.asarray(scores, dtype=np.float64).ravel()
     y = np.asarray(target).astype(bool).ravel()
     if s.shape != y.shape or not len(s):
-        raise OpsError(f"scores and target must be non-empty and of one size, got {s.shape}, {y.shape}")
+        raise OpsError(f"scores and target must be non-empty and of one size, got {s.shape}, "
+                       f"{y.shape}")
     if len(s) > max_points:
         keep = np.random.default_rng(seed).choice(len(s), max_points, replace=False)
         s, y = s[keep], y[keep]

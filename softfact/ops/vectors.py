@@ -31,12 +31,13 @@ class OperationVectors:
     ``image_fn``), ``random_state`` (seed of that draw).
 
     Learned attributes: ``method_`` the method used ("auto": the one chosen, with the held-out
-    latent errors of both in ``scores_``); ``shifts_`` (S,) the shift values -m..m; ``vectors_`` (S, S, D) float64,
-    v at [dy + m, dx + m] (for "linear" the fitted plane at the grid's shifts); ``coef_`` (2, D),
-    the per-unit pitch and time vectors (least squares; also set for "mean", for reference);
-    ``n_features_in_`` = D; ``n_images_`` images fitted on.
+    latent errors of both in ``scores_``); ``shifts_`` (S,) the shift values -m..m;
+    ``vectors_`` (S, S, D) float64, v at [dy + m, dx + m] (for "linear" the fitted plane at the
+    grid's shifts); ``coef_`` (2, D), the per-unit pitch and time vectors (least squares; also
+    set for "mean", for reference); ``n_features_in_`` = D; ``n_images_`` images fitted on.
 
-    >>> enc = lambda x: x.flatten(1).float() @ torch.stack([torch.arange(36.) // 6, torch.arange(36.) % 6], 1)
+    >>> code = torch.stack([torch.arange(36.) // 6, torch.arange(36.) % 6], 1)  # (row, col)
+    >>> enc = lambda x: x.flatten(1) @ code
     >>> img = torch.zeros(3, 1, 6, 6); img[:, 0, 2, 3] = 1          # one pixel at (2, 3)
     >>> ops = OperationVectors(max_shift=2).fit(enc, img)
     >>> ops.vector(1, -2).tolist(), ops.apply(torch.zeros(2), -1, 1).tolist()
@@ -68,7 +69,7 @@ class OperationVectors:
         return self.fit_grid(grid.z)
 
     def fit_grid(self, Z: np.ndarray) -> "OperationVectors":
-        """Fit on an already encoded shift grid Z (n, S, S, D) (S = 2 max_shift + 1). Returns self."""
+        """Fit on an encoded shift grid Z (n, S, S, D), S = 2 max_shift + 1. Returns self."""
         if self.method not in METHODS:
             raise OpsError(f"method must be one of {METHODS}, got {self.method!r}")
         Z = np.asarray(Z, dtype=np.float64)
@@ -82,8 +83,9 @@ class OperationVectors:
             if Z.shape[0] < 2:
                 raise OpsError(f"method 'auto' needs at least 2 images, got {Z.shape[0]}")
             fit, held = split_images(Z.shape[0], seed=self.random_state)
-            self.scores_ = {k: latent_error(Z[held], OperationVectors(k, max_shift=m).fit_grid(Z[fit]))
-                            for k in ("mean", "linear")}
+            self.scores_ = {
+                k: latent_error(Z[held], OperationVectors(k, max_shift=m).fit_grid(Z[fit]))
+                for k in ("mean", "linear")}
             method = min(self.scores_, key=self.scores_.get)
         self.method_ = method
         x, f = flat_samples(d)
@@ -127,7 +129,8 @@ class OperationVectors:
         self._check_fitted()
         z = torch.as_tensor(z)
         if z.shape[-1] != self.n_features_in_:
-            raise OpsError(f"z must end in {self.n_features_in_} features, got shape {tuple(z.shape)}")
+            raise OpsError(f"z must end in {self.n_features_in_} features, got shape "
+                           f"{tuple(z.shape)}")
         return z + self.vector(dy, dx).to(device=z.device, dtype=z.dtype)
 
     def __repr__(self) -> str:

@@ -102,7 +102,8 @@ def _ops_table(metrics: dict, max_shift: int) -> str:
     rows += [(f"size {k}", f"_s{k}") for k in range(1, max_shift + 1)]
     body = []
     for label, suffix in rows:
-        op, ceil, base = (metrics.get(f"op_f1{kind}{suffix}") for kind in ("", "_ceiling", "_baseline"))
+        op, ceil, base = (metrics.get(f"op_f1{kind}{suffix}")
+                          for kind in ("", "_ceiling", "_baseline"))
         if op is None:
             continue
         ratio = op / ceil if ceil else float("nan")
@@ -155,7 +156,8 @@ def _latent_operations(run, decoder, source, *, seed: int, piano_roll: bool,
                 tag = f"dy{dy:+d}_dx{dx:+d}"
                 cells.append(midi.write(f"op{i + 1}_true_{tag}", ex.true[i, j], p) + " / "
                              + midi.write(f"op{i + 1}_latent_{tag}", ex.latent[i, j], p))
-            rows.append(f"<tr><td>#{i + 1}</td>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+            rows.append(f"<tr><td>#{i + 1}</td>" + "".join(f"<td>{c}</td>" for c in cells)
+                        + "</tr>")
         head = ("<tr><th></th><th>original</th><th>decode z(x)</th>"
                 + "".join(f"<th>({dy:+d}, {dx:+d})<br>true / latent</th>" for dy, dx in shifts)
                 + "</tr>")

@@ -132,14 +132,15 @@ def test_a_decoder_of_the_wrong_size_is_a_one_line_error():
 def test_auto_picks_the_method_with_the_lower_held_out_latent_error():
     x = pp.images(40, torch.Generator().manual_seed(5))
     # a response to dy that is not linear in dy: (r + dy - 6)^2 - (r - 6)^2 -> "mean" wins
-    bent = lambda t: torch.cat([pp.encoder(t), 5 * (pp.encoder(t)[:, :1] - 6) ** 2], 1)  # noqa: E731
+    bent = lambda t: torch.cat([pp.encoder(t), 5 * (pp.encoder(t)[:, :1] - 6) ** 2], 1)  # noqa
     # image-dependent noise on a linear response: 2 pooled vectors beat 49 separate means
     proj = torch.randn(pp.SIZE ** 2, 6, generator=torch.Generator().manual_seed(0))
     noisy = lambda t: torch.cat([pp.encoder(t), t.flatten(1) @ proj], 1)  # noqa: E731
     picked = {}
     for name, enc in (("bent", bent), ("noisy", noisy)):
         ops = OperationVectors("auto", max_shift=pp.M).fit(enc, x)
-        assert set(ops.scores_) == {"mean", "linear"} and ops.method_ == min(ops.scores_, key=ops.scores_.get)
+        assert set(ops.scores_) == {"mean", "linear"}
+        assert ops.method_ == min(ops.scores_, key=ops.scores_.get)
         picked[name] = ops.method_
         ref = OperationVectors(ops.method_, max_shift=pp.M).fit(enc, x)
         assert torch.equal(ops.vector(1, -2), ref.vector(1, -2))     # refitted on all images
