@@ -89,10 +89,12 @@ def best_threshold(scores, target, *, max_points: int = 4_000_000, seed: int = 0
 
 @dataclass
 class OperationResult:
-    """``metrics`` (the dict above), the fitted ``operations`` and the decoder ``threshold``."""
+    """``metrics`` (the dict above), the fitted ``operations``, the decoder ``threshold`` and
+    ``f1``: {"op", "ceiling", "baseline"} -> (S, S) F1 per shift [dy + m, dx + m]."""
     metrics: dict
     operations: OperationVectors
     threshold: float
+    f1: dict | None = None
 
 
 def auto_images(max_shift: int) -> int:
@@ -135,6 +137,11 @@ def shift_counts(decoder, z_grid: np.ndarray, images: torch.Tensor, operations, 
     return {kind: c.reshape(n, S, S, 3) for kind, c in out.items()}
 
 
+def per_shift_f1(counts: dict) -> dict:
+    """{kind: (n, S, S, 3) counts} -> {kind: (S, S) F1 per shift, pooled over the images}."""
+    return {kind: f1_from_counts(*c.sum(0).transpose(2, 0, 1)) for kind, c in counts.items()}
+
+
 def summarise(counts: dict, *, recon_f1: float) -> dict:
     """{kind: (n, S, S, 3) counts} -> the metrics dict (keys in the module docstring)."""
     S = next(iter(counts.values())).shape[1]
@@ -142,9 +149,8 @@ def summarise(counts: dict, *, recon_f1: float) -> dict:
     s = np.arange(-m, m + 1)
     size = np.maximum(np.abs(s)[:, None], np.abs(s)[None, :])          # (S, S) ring index
     out = {"recon_f1": float(recon_f1)}
-    for kind, c in counts.items():
+    for kind, f1 in per_shift_f1(counts).items():
         key = KEYS[kind]
-        f1 = f1_from_counts(*c.sum(0).transpose(2, 0, 1))              # (S, S), pooled over images
         out[key] = float(f1[size > 0].mean())
         out[f"{key}_pitch"] = float(f1[s != 0, m].mean())
         out[f"{key}_time"] = float(f1[m, s != 0].mean())
@@ -191,7 +197,8 @@ def evaluate_operations(encoder, decoder, train_fn, val_fn, *, max_shift: int = 
     metrics = summarise(counts, recon_f1=binary_f1(recon, images[:, 0].numpy() > 0.5))
     metrics["recon_threshold"] = float(threshold)
     metrics["op_latent_err"] = latent_error(val.z, operations)
-    return OperationResult(metrics=metrics, operations=operations, threshold=threshold)
+    return OperationResult(metrics=metrics, operations=operations, threshold=threshold,
+                           f1=per_shift_f1(counts))
 
 
 def operation_metrics(encoder, decoder, train_fn, val_fn, *, max_shift: int = 4,

@@ -123,3 +123,24 @@ def plot_latent_operations(examples, *, piano_roll: bool = False, max_examples: 
     fig.suptitle("True shifts and decoded latent shifts z(x) + v(dy, dx)", fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def plot_operation_f1(f1: dict, *, piano_roll: bool = False):
+    """F1 per shift as three heat maps: the latent operation, its ceiling and the baseline.
+
+    ``f1``: {"op", "ceiling", "baseline"} -> (S, S) arrays indexed [dy + m, dx + m]
+    (``softfact.ops.OperationResult.f1``); dy up, dx to the right.
+    """
+    titles = {"op": "decode(z(x) + v)", "ceiling": "decode(z(shift(x))) (ceiling)",
+              "baseline": "decode(z(x)) (baseline)"}
+    S = next(iter(f1.values())).shape[0]
+    m = S // 2
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.9), layout="constrained")
+    for ax, kind in zip(axes, ("op", "ceiling", "baseline")):
+        im = ax.imshow(f1[kind], cmap="viridis", vmin=0, vmax=1, origin="lower",
+                       extent=(-m - 0.5, m + 0.5, -m - 0.5, m + 0.5))
+        ax.set_title(titles[kind], fontsize=10)
+        ax.set_xlabel("dx (time steps)" if piano_roll else "dx (time)")
+    axes[0].set_ylabel("dy (semitones)" if piano_roll else "dy (pitch)")
+    fig.colorbar(im, ax=axes, shrink=0.85, label="F1 against shift(x)")
+    return fig

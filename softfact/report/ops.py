@@ -20,7 +20,8 @@ from softfact.data.blobs import translate
 from softfact.data.midi_write import WavRenderer, roll_to_score
 from softfact.data.triplets import sample_triplets
 from softfact.ops import (default_example_shifts, evaluate_operations, operation_examples)
-from softfact.plotting import figure_png_bytes, plot_latent_operations, plot_shift_examples
+from softfact.plotting import (figure_png_bytes, plot_latent_operations, plot_operation_f1,
+                               plot_shift_examples)
 from softfact.plotting.io import write_file
 from softfact.report import html as H
 
@@ -141,6 +142,13 @@ def _latent_operations(run, decoder, source, *, seed: int, piano_roll: bool,
             "true shift (ceiling) and of the unshifted reconstruction (baseline), pooled over "
             "validation images per shift and averaged over shifts; size = max(|dy|, |dx|):</p>"
             + _ops_table(m, cfg.max_shift))
+    f1_png = None
+    if getattr(result, "f1", None):
+        f1_png = figure_png_bytes(plot_operation_f1(result.f1, piano_roll=piano_roll))
+        body += H.figure(f1_png, "F1 per shift (dy up, dx to the right), pooled over the "
+                         "validation images: where the latent operation holds and where it "
+                         "breaks down, beside its ceiling and the do-nothing baseline.",
+                         "F1 per shift")
     body += H.figure(png, "Validation examples: top rows the original and its true "
                      "(zero-filled) shifts, bottom rows the reconstruction and the decoded "
                      "latent shifts. Shifts are "
@@ -163,7 +171,7 @@ def _latent_operations(run, decoder, source, *, seed: int, piano_roll: bool,
                 + "</tr>")
         body += ("<p>The same examples as MIDI (files in <code>ops/</code>; (dy, dx) = "
                  "(semitones, grid steps)):</p><table>" + head + "".join(rows) + "</table>")
-    return png, body
+    return png, f1_png, body
 
 
 def _triplet_links(run, source, *, seed: int, n_triplets: int, midi: MidiFiles) -> str:
@@ -200,9 +208,12 @@ def ops_report(run, source, *, seed: int = 0, n_triplets: int = 8, n_examples: i
         "(<code>shift_no_wrap</code>).", "shift examples") + links))
     decoder = getattr(run, "decoder", None)
     if decoder is not None:
-        png, body = _latent_operations(run, decoder, source, seed=seed, piano_roll=piano_roll,
-                                       midi=midi, n_examples=n_examples)
+        png, f1_png, body = _latent_operations(run, decoder, source, seed=seed,
+                                               piano_roll=piano_roll, midi=midi,
+                                               n_examples=n_examples)
         out.pngs["latent_operations"] = png
+        if f1_png is not None:
+            out.pngs["operation_f1"] = f1_png
         out.before_timings.append(("ops", "Latent operations", body))
     if midi is not None:
         out.triplet_links = _triplet_links(run, source, seed=seed, n_triplets=n_triplets,

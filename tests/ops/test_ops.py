@@ -78,6 +78,8 @@ def test_op_f1_equals_the_ceiling_for_an_exactly_equivariant_pair(exact):
     assert len(keys) == 1 + 2 + pp.M                       # all, pitch, time, s1..s3
     for key in keys:
         assert m[key.replace("_ceiling", "")] == m[key], key
+    assert np.array_equal(exact.f1["op"], exact.f1["ceiling"]) and exact.f1["op"].shape == (7, 7)
+    assert exact.f1["op"][pp.M, pp.M] == m["recon_f1"]        # the centre is the reconstruction
     # the baseline (doing nothing) is far below: the decoded pixel stays put
     assert m["op_f1_baseline"] < 0.2
     # odd dy flips the parity of the row, so pitch shifts of size 1 differ from size 2

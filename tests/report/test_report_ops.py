@@ -65,7 +65,8 @@ def test_with_a_decoder_metrics_and_section_appear(blob_run):
     section = page.split('<section id="ops">')[1].split("</section>")[0]
     assert "Latent operations" in section and "size 4" in section and "data:image/png" in section
     assert page.index('id="ops"') < page.index('id="timings"')
-    assert (blob_run / "latent_operations.png").exists()
+    assert (blob_run / "latent_operations.png").exists() and (blob_run / "operation_f1.png").exists()
+    assert section.count("data:image/png") == 2
     assert '<section id="shifts">' in page and not (blob_run / "ops").exists()  # blobs: no MIDI
 
 
