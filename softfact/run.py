@@ -26,6 +26,7 @@ from softfact.config import RUN_KEYS, ConfigError, TrainConfig, apply
 from softfact.data.sources import build_image_source
 from softfact.metrics import Evaluation, evaluate
 from softfact.models import build_encoder
+from softfact.ops import auto_images, evaluate_operations
 from softfact.training.checkpoint import load_checkpoint, load_model_weights
 from softfact.training.runlog import read_metrics
 from softfact.utils.io import write_json
@@ -103,7 +104,10 @@ class Run:
 
     # -- evaluation ------------------------------------------------------------------------
     def evaluate(self, *, n: int | None = None, seed: int = 0, write: bool = True) -> Evaluation:
-        """The seed's protocol and the grid metrics with the run's own settings.
+        """The seed's protocol and the grid metrics with the run's own settings; with a
+        decoder, also the latent-operation metrics (``softfact.ops``, on min(64,
+        ``metric_images``) images per split; the fitted result is kept as
+        ``self.latent_operations``).
 
         Data: validation images of the run's source; ``max_shift`` and ``wrap`` as trained;
         probe size ``n`` (default the run's ``eval_blobs``), grid ``metric_images``. With
@@ -113,6 +117,13 @@ class Run:
         ev = evaluate(self.encoder, self.source("val"), max_shift=cfg.max_shift, wrap=cfg.wrap,
                       seed=seed, n_probe=n or cfg.eval_blobs, n_grid=cfg.metric_images)
         ev.metrics = {"step": self.step, **ev.metrics}
+        decoder = getattr(self, "decoder", None)
+        if decoder is not None:  # latent operations: decoded z + v against true shifts
+            self.latent_operations = evaluate_operations(
+                self.encoder, decoder, self.source("train"), self.source("val"),
+                max_shift=cfg.max_shift, wrap=cfg.wrap, seed=seed,
+                n_images=min(auto_images(cfg.max_shift), cfg.metric_images))
+            ev.metrics.update(self.latent_operations.metrics)
         if write:
             self.write_metrics(ev.metrics)
         return ev

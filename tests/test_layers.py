@@ -19,6 +19,7 @@ LAYERS = [
     ["training"],
     ["evaluation"],
     ["metrics"],
+    ["ops"],
     ["analysis"],
     ["run", "embed"],
     ["plotting"],

@@ -12,6 +12,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("run", help="run folder")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-umap", action="store_true", help="skip the UMAP figures (slowest part)")
+    p.add_argument("--soundfont", metavar="PATH",
+                   help="a .sf2/.sf3 file: render the report's MIDI files as .wav too")
     add_run_settings(p)
     ns = p.parse_args(argv)
     from softfact.report import build_report
@@ -22,6 +24,6 @@ def main(argv: list[str]) -> int:
     run.metrics()  # a damaged metrics.json stops here, before minutes of analysis
     with run_lock(run.root):
         clear_stale_temps(run.root)  # left by a report or training killed mid-write
-        page = build_report(run, seed=ns.seed, umap=not ns.no_umap)
+        page = build_report(run, seed=ns.seed, umap=not ns.no_umap, soundfont=ns.soundfont)
     print(f"report: {page}")
     return 0

@@ -10,6 +10,8 @@ def _parser():
                      "can be set as --key=value (e.g. --steps 2000 --data midi --midi-dir PATH).")
     p.add_argument("--no-report", action="store_true", help="evaluate only, no report")
     p.add_argument("--no-umap", action="store_true", help="skip the UMAP figures (slowest part)")
+    p.add_argument("--soundfont", metavar="PATH",
+                   help="a .sf2/.sf3 file: render the report's MIDI files as .wav too")
     return p
 
 
@@ -24,6 +26,10 @@ def main(argv: list[str]) -> int:
 
 def _main(cfg, resume: bool, ns) -> int:
     from softfact.training import train
+    renderer = None
+    if ns.soundfont and not ns.no_report and is_main_process():
+        from softfact.data.midi_write import WavRenderer
+        renderer = WavRenderer(ns.soundfont)  # a bad SoundFont fails now, not after training
     out = train(cfg, resume=resume, progress=not ns.quiet)
     if not is_main_process():
         return 0
@@ -35,7 +41,7 @@ def _main(cfg, resume: bool, ns) -> int:
         page = None
     else:
         from softfact.report import build_report
-        page = build_report(run, umap=not ns.no_umap)  # evaluates once, for table and page
+        page = build_report(run, umap=not ns.no_umap, soundfont=renderer)  # evaluates once
         metrics = run.metrics()
     print(format_table(metrics, data=run.config.data))
     print(f"written: {run.files.metrics}")

@@ -2,7 +2,8 @@
 
 Written into the run folder (each file atomically): ``metrics.json`` (merged), one PNG per
 figure, ``umap3d_pitch.html`` / ``umap3d_time.html`` (+ ``plotly.min.js``) and ``report.html``,
-which embeds the PNGs and so opens on its own.
+which embeds the PNGs and so opens on its own; on piano-roll runs also MIDI files in ``ops/``
+(``softfact.report.ops``: the shift figure, latent operations, training triplets).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import torch
 
 from softfact.analysis import analyse
+from softfact.data.midi_write import WavRenderer
 from softfact.data.triplets import sample_triplets
 from softfact.evaluation import describe_bar
 from softfact.plotting import (figure_png_bytes, plot_cosine_cross, plot_kernel_pca,
@@ -19,6 +21,7 @@ from softfact.plotting import (figure_png_bytes, plot_cosine_cross, plot_kernel_
                                write_umap3d_html)
 from softfact.plotting.io import write_file
 from softfact.report import html as H
+from softfact.report.ops import ops_report, place
 from softfact.run import Run
 
 
@@ -42,14 +45,18 @@ def _figures(a, cfg, source, rows, *, seed: int, n_triplets: int) -> dict:
 def build_report(run: str | Path | Run, *, seed: int = 0, umap: bool = True,
                  n_probe: int | None = None, n_svd: int = 50, n_points_images: int = 200,
                  n_triplets: int = 8, kpca_max_exact: int = 6000,
-                 kpca_landmarks: int = 1000) -> Path:
+                 kpca_landmarks: int = 1000,
+                 soundfont: str | Path | WavRenderer | None = None) -> Path:
     """Evaluate ``run`` (a run folder or a loaded ``Run``) and write its report; returns the
     report.html path.
 
     Sizes default to the seed's (probe: the run's ``eval_blobs``; SVD grid 50 images; kernel
     PCA / UMAP 200 images x (2 max_shift + 1)^2 shifts); smaller values make quick reports.
+    ``soundfont``: a .sf2/.sf3 file (or a ``WavRenderer``) to render the MIDI files as .wav too.
     """
     t0 = time.perf_counter()
+    renderer = (soundfont if isinstance(soundfont, WavRenderer)   # fails before any work
+                else WavRenderer(soundfont) if soundfont else None)
     run = run if isinstance(run, Run) else Run.load(run)
     out, cfg, model = run.root, run.config, run.encoder
     ev = run.evaluate(n=n_probe, seed=seed)
@@ -65,6 +72,8 @@ def build_report(run: str | Path | Run, *, seed: int = 0, umap: bool = True,
     t = time.perf_counter()
     rows = run.log()
     pngs = _figures(a, cfg, source, rows, seed=seed, n_triplets=n_triplets)
+    shifts = ops_report(run, source, seed=seed, n_triplets=n_triplets, renderer=renderer)
+    pngs.update(shifts.pngs)  # the seed's shift figure; latent operations and MIDI (ops/)
     for name, data in pngs.items():
         write_file(out / f"{name}.png", data)
     links = {}
@@ -79,7 +88,7 @@ def build_report(run: str | Path | Run, *, seed: int = 0, umap: bool = True,
                  kernel_pca=_kpca_note(len(a.points_dy), kpca_max_exact, kpca_landmarks))
     page = H.page(f"softfact report: {out.name}",
                   f"{H.esc(cfg.encoder)} encoder on {H.esc(cfg.data)}, step {run.step:,}",
-                  _sections(cfg, metrics, a, pngs, links, facts))
+                  place(_sections(cfg, metrics, a, pngs, links, facts), shifts))
     return write_file(run.files.report, page)
 
 

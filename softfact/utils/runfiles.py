@@ -15,6 +15,7 @@ METRICS = "metrics.json"       # evaluation results (written by Run.write_metric
 REPORT = "report.html"         # the browsable report
 SPLIT = "split.json"           # MIDI runs: the corpus summary and its training/validation files
 LOCK = ".softfact.lock"        # held (flock) by the process writing the run; see utils.lock
+OPS = "ops"                    # latent-operation examples (.mid, .wav) and training triplets as .mid
 
 
 @dataclass(frozen=True)
@@ -53,3 +54,7 @@ class RunFiles:
     @property
     def lock(self) -> Path:
         return self.root / LOCK
+
+    @property
+    def ops(self) -> Path:
+        return self.root / OPS

@@ -8,9 +8,10 @@ from softfact.evaluation import SEED_FIGURES
 from softfact.report import build_report
 from softfact.training import train
 
-SECTIONS = ("config", "training", "metrics", "triplets", "cosines", "svd", "kpca", "umap",
-            "timings")
-FIGURES = ("triplets", "loss_curve", "cosine_cross", "svd_spectra", "kernel_pca", "umap2d")
+SECTIONS = ("config", "training", "metrics", "shifts", "triplets", "cosines", "svd", "kpca",
+            "umap", "timings")
+FIGURES = ("triplets", "loss_curve", "cosine_cross", "svd_spectra", "kernel_pca", "umap2d",
+           "shift_examples")
 SMALL = dict(n_probe=40, n_svd=3, n_points_images=4, n_triplets=4)
 
 
@@ -41,6 +42,7 @@ def test_report_has_every_section_and_figure(run_dir, report):
         assert f'href="umap3d_{name}.html"' in page
         assert (run_dir / f"umap3d_{name}.html").exists()
     assert (run_dir / "plotly.min.js").exists()
+    assert '<section id="ops">' not in page and not (run_dir / "ops").exists()  # no decoder
     assert not list(run_dir.glob(".*.tmp"))
 
 
