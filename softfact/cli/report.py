@@ -20,6 +20,9 @@ def main(argv: list[str]) -> int:
     from softfact.run import Run
     from softfact.utils.io import clear_stale_temps
     from softfact.utils.lock import run_lock
+    if ns.soundfont:  # a bad SoundFont fails first, before any work
+        from softfact.data.midi_write import WavRenderer
+        ns.soundfont = WavRenderer(ns.soundfont)
     run = Run.load(ns.run, **run_settings(ns))  # names ns.run if it is no run; never falls back to another folder
     run.metrics()  # a damaged metrics.json stops here, before minutes of analysis
     with run_lock(run.root):

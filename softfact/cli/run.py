@@ -17,19 +17,19 @@ def _parser():
 
 def main(argv: list[str]) -> int:
     cfg, resume, ns = resolve_train(argv, "softfact run", _parser())
-    if not is_main_process():
-        return _main(cfg, resume, ns)
-    from softfact.utils.lock import run_lock
-    with run_lock(cfg.out_dir):  # training, evaluation and report: one writer throughout
-        return _main(cfg, resume, ns)
-
-
-def _main(cfg, resume: bool, ns) -> int:
-    from softfact.training import train
     renderer = None
     if ns.soundfont and not ns.no_report and is_main_process():
         from softfact.data.midi_write import WavRenderer
-        renderer = WavRenderer(ns.soundfont)  # a bad SoundFont fails now, not after training
+        renderer = WavRenderer(ns.soundfont)  # a bad SoundFont fails now, before any work
+    if not is_main_process():
+        return _main(cfg, resume, ns, renderer)
+    from softfact.utils.lock import run_lock
+    with run_lock(cfg.out_dir):  # training, evaluation and report: one writer throughout
+        return _main(cfg, resume, ns, renderer)
+
+
+def _main(cfg, resume: bool, ns, renderer) -> int:
+    from softfact.training import train
     out = train(cfg, resume=resume, progress=not ns.quiet)
     if not is_main_process():
         return 0

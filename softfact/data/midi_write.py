@@ -1,7 +1,7 @@
 """Piano rolls -> MIDI (and, with a user's SoundFont, audio): the inverse of the roll parser.
 
 A roll is (P, T) binary: row i is MIDI pitch ``lowest_pitch + i`` (low to high, as in
-``softfact.data.midi`` and the crops of ``softfact.data.midi_source``), column j is grid step j.
+``softfact.data.midi_files`` and the crops of ``softfact.data.midi_crops``), column j is grid step j.
 Each run of consecutive "on" cells in a row becomes one note, from tick ``j * ticks_per_step``
 for ``length * ticks_per_step`` ticks, with ``ticks_per_step = ticks_per_quarter //
 steps_per_quarter``. Those ticks are exact multiples of a step, so the parser's rounding

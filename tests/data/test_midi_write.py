@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from softfact.data.midi import midi_to_roll
+from softfact.data.midi_files import midi_to_roll
 from softfact.data.midi_write import (MidiWriteError, WavRenderer, check_soundfont, roll_notes,
                                       roll_to_score, write_midi)
 from tests.data.tiny_sf2 import tiny_sf2
