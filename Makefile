@@ -12,7 +12,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH_PIP)"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	# torch pinned again here: timm pulls torchvision, which would otherwise upgrade torch to a CUDA build
+	$(BIN)/python -m pip install -q -e ".[dev]" "$(TORCH_PIP)"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -36,7 +36,7 @@ class TrainConfig:
     val_fraction: float = 0.1        # share of songs held out for evaluation
     cache_dir: str = ""              # parsed-roll cache; "" = $SOFTFACT_CACHE or ~/.cache/softfact
     # model
-    encoder: str = "toy"             # toy | conv
+    encoder: str = "toy"             # toy | conv | timm:NAME (any timm model, optional extra)
     latent_dim: int = 16
     width: int = 32                  # conv encoder: channels of the first stage
     depth: int = 4                   # conv encoder: number of stride-2 stages
@@ -79,6 +79,11 @@ class TrainConfig:
                    "sigreg": ("official", "seed"), "optimizer": ("adam", "adamw"),
                    "schedule": ("constant", "cosine")}
         for key, allowed in choices.items():
+            if key == "encoder" and self.encoder.startswith("timm:"):  # timm backbones
+                if not self.encoder[len("timm:"):].strip():
+                    raise ConfigError("config key 'encoder' 'timm:NAME' needs a model name, "
+                                      "e.g. timm:vit_tiny_patch16_224")
+                continue
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"config key '{key}' must be one of {allowed}, got {getattr(self, key)!r}")
         bad = [s for s in self.scheme_list() if s not in SCHEMES]
