@@ -13,6 +13,11 @@ CONFIG = "config.yaml"         # the resolved config, readable
 LOG = "metrics.jsonl"          # one JSON row per logged training step
 METRICS = "metrics.json"       # evaluation results (written by Run.write_metrics only)
 REPORT = "report.html"         # the browsable report
+# `softfact export RUN`: a portable folder (RUN/export/ by default) that softfact.Run loads too
+EXPORT_DIR = "export"
+EXPORT_WEIGHTS = "model.safetensors"  # the encoder's weights, nothing else
+EXPORT_CONFIG = "config.json"         # format, step, the resolved config, the metrics
+EXPORT_CARD = "README.md"             # the model card: data, recipe, metrics
 
 
 @dataclass(frozen=True)
@@ -43,3 +48,7 @@ class RunFiles:
     @property
     def report(self) -> Path:
         return self.root / REPORT
+
+    @property
+    def export_dir(self) -> Path:
+        return self.root / EXPORT_DIR
