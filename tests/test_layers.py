@@ -21,6 +21,7 @@ LAYERS = [
     ["metrics"],
     ["analysis"],
     ["run"],
+    ["integrations"],
     ["plotting"],
     ["report"],
     ["sweep"],

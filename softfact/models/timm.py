@@ -12,40 +12,22 @@ timm is an optional extra (``pip install 'softfact[timm]'``); softfact imports i
 """
 from __future__ import annotations
 
-import sys
-
 import torch
 from torch import nn
 
 from softfact.config import ConfigError
+from softfact.utils.vision import ensure_torchvision_imports
 
 PREFIX = "timm:"
-
-# torchvision's wheels on PyPI are built against a CUDA torch; under a CPU torch their C ops
-# cannot load and ``import torchvision`` fails while registering fake kernels for these two ops,
-# though timm uses only torchvision's pure-Python parts. Defining the ops' schemas (no kernels:
-# calling them still fails) lets that import finish.
-_TORCHVISION_OPS = ("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
-                    "qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-_shim: list = []
 
 
 def import_timm():
     """``import timm``, or a ConfigError saying how to install it."""
+    ensure_torchvision_imports()
     try:
         import timm
     except ImportError:
         raise ConfigError("encoder 'timm:NAME' needs timm: pip install 'softfact[timm]'") from None
-    except RuntimeError as e:
-        if "torchvision::" not in str(e) or _shim:
-            raise
-        for name in [m for m in sys.modules if m.split(".")[0] in ("torchvision", "timm")]:
-            del sys.modules[name]
-        lib = torch.library.Library("torchvision", "FRAGMENT")
-        for schema in _TORCHVISION_OPS:
-            lib.define(schema)
-        _shim.append(lib)  # the schemas live as long as the library object
-        import timm
     return timm
 
 
