@@ -50,9 +50,9 @@ def _classifier_linear(model: nn.Module) -> nn.Linear:
 class TimmEncoder(nn.Module):
     """(B, 1, H, W) -> (B, latent_dim) (``output="pooled"``) or (B, N, latent_dim) (``"tokens"``).
 
-    >>> enc = TimmEncoder("test_vit", latent_dim=8, image_size=32)    # doctest: +SKIP
-    >>> enc(torch.zeros(2, 1, 32, 32)).shape                            # doctest: +SKIP
-    torch.Size([2, 8])
+    >>> enc = TimmEncoder("test_vit", latent_dim=8, image_size=32)   # timm's smallest ViT
+    >>> enc(torch.zeros(2, 1, 32, 32)).shape, enc.forward_tokens(torch.zeros(2, 1, 32, 32)).shape
+    (torch.Size([2, 8]), torch.Size([2, 4, 8]))
     """
 
     def __init__(self, name: str, *, latent_dim: int = 16, image_size: int = 64,
