@@ -18,8 +18,6 @@ from torch import nn
 from softfact.config import ConfigError
 from softfact.utils.vision import ensure_torchvision_imports
 
-PREFIX = "timm:"
-
 
 def import_timm():
     """``import timm``, or a ConfigError saying how to install it."""
@@ -29,11 +27,6 @@ def import_timm():
     except ImportError:
         raise ConfigError("encoder 'timm:NAME' needs timm: pip install 'softfact[timm]'") from None
     return timm
-
-
-def timm_name(encoder: str) -> str | None:
-    """``"timm:vit_tiny_patch16_224"`` -> ``"vit_tiny_patch16_224"``; None for other encoders."""
-    return encoder[len(PREFIX):] if encoder.startswith(PREFIX) else None
 
 
 def _classifier_linear(model: nn.Module) -> nn.Linear:
