@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 # A CPU build of PyTorch; override TORCH_PIP to pick another build for your machine.
 TORCH_PIP ?= torch==2.13.0
+# (named again with the dev extras: timm pulls torchvision, which would otherwise upgrade torch to a CUDA build)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.softfact-installed
 
@@ -12,7 +13,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH_PIP)"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev]" "$(TORCH_PIP)"
 	touch $(STAMP)
 
 install: $(STAMP)

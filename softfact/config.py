@@ -44,7 +44,7 @@ class TrainConfig:
     velocity: bool = False           # roll values = velocity / 127 instead of 1
     onset: bool = False              # a second input channel of note starts (conv encoder only)
     # model
-    encoder: str = "toy"             # toy | conv
+    encoder: str = "toy"             # toy | conv | timm:NAME (any timm model, optional extra)
     latent_dim: int = 16
     width: int = 32                  # conv encoder: channels of the first stage
     depth: int = 4                   # conv encoder: number of stride-2 stages
@@ -88,6 +88,11 @@ class TrainConfig:
                    "sigreg": ("official", "seed"), "optimizer": ("adam", "adamw"),
                    "schedule": ("constant", "cosine")}
         for key, allowed in choices.items():
+            if key == "encoder" and self.encoder.startswith("timm:"):  # timm backbones
+                if not self.encoder[len("timm:"):].strip():
+                    raise ConfigError("config key 'encoder' 'timm:NAME' needs a model name, "
+                                      "e.g. timm:vit_tiny_patch16_224")
+                continue
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"config key '{key}' must be one of {allowed}, got {getattr(self, key)!r}")
         bad = [s for s in self.scheme_list() if s not in SCHEMES]

@@ -28,6 +28,7 @@ from softfact.metrics import Evaluation, evaluate
 from softfact.models import build_encoder
 from softfact.ops import auto_images, evaluate_operations
 from softfact.training.checkpoint import load_checkpoint, load_model_weights
+from softfact.training.export import is_export, load_export
 from softfact.training.runlog import read_metrics
 from softfact.utils.io import write_json
 from softfact.utils.runfiles import CHECKPOINT, RunFiles
@@ -50,7 +51,8 @@ class Run:
     # -- loading ---------------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path, *, device: str = "cpu", **settings) -> "Run":
-        """Load the run in folder ``path`` (or the checkpoint file ``path``).
+        """Load the run in folder ``path`` (or the checkpoint file ``path``, or a folder
+        written by ``softfact export``).
 
         ``settings``: keys of ``softfact.config.RUN_KEYS`` (where the data are, how much to
         evaluate) to use instead of the stored ones, e.g. ``midi_dir=`` for a moved corpus.
@@ -58,7 +60,10 @@ class Run:
         if not str(path).strip():  # Path("") is the current folder: never fall back to it
             raise RunError("no run folder given (an empty path)")
         path = Path(path)
-        if path.is_dir():
+        if is_export(path):  # a `softfact export` folder: weights, config, model card
+            from softfact.utils.runfiles import EXPORT_WEIGHTS
+            root, ckpt = path, path / EXPORT_WEIGHTS
+        elif path.is_dir():
             root, ckpt = path, RunFiles(path).checkpoint
             if not ckpt.is_file():
                 raise RunError(f"{path} is not a run folder: it holds no {CHECKPOINT}")
@@ -66,7 +71,7 @@ class Run:
             root, ckpt = path.parent, path
         else:
             raise RunError(f"no run at {path}: no such folder or checkpoint file")
-        state = load_checkpoint(ckpt)
+        state = load_export(root) if ckpt.suffix == ".safetensors" else load_checkpoint(ckpt)
         bad = sorted(set(settings) - set(RUN_KEYS))
         if bad:
             raise ConfigError(f"a finished run's {bad[0]!r} cannot be changed; only "
@@ -129,10 +134,11 @@ class Run:
         return ev
 
     def metrics(self) -> dict:
-        """The contents of ``metrics.json`` ({} before the first evaluation)."""
+        """The contents of ``metrics.json`` ({} before the first evaluation; an exported
+        folder's own metrics until it is evaluated)."""
         path = self.files.metrics
         if not path.exists():
-            return {}
+            return dict(self.state.get("metrics", {}))
         try:
             data = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:

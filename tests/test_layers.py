@@ -22,6 +22,7 @@ LAYERS = [
     ["ops"],
     ["analysis"],
     ["run", "embed"],
+    ["integrations"],
     ["plotting"],
     ["report"],
     ["sweep"],

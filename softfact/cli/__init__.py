@@ -14,6 +14,7 @@ COMMANDS = {
     "report": ("report", "every figure of the seed for a run, in one HTML page"),
     "sweep": ("sweep", "grids of configs x seeds, with a table and plots"),
     "embed": ("embed", "a MIDI folder -> one embedding per crop window (.npz)"),
+    "export": ("export", "portable weights: model.safetensors, config.json and a model card"),
 }
 
 

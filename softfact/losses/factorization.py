@@ -1,6 +1,8 @@
 """The soft factorization loss: (cos(d1, d2) - target)^2 on difference vectors."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import nn
 
@@ -36,29 +38,92 @@ def _weighted_mean(err: torch.Tensor, cross: torch.Tensor, cross_weight: float) 
     return (w * err).sum() / w.sum().clamp_min(1e-12)
 
 
+def _check_mask(mask: torch.Tensor | None, shape: tuple) -> None:
+    if mask is not None and (mask.dtype != torch.bool or mask.shape != shape):
+        raise ValueError(f"mask must be a bool tensor of shape {tuple(shape)}, got "
+                         f"{mask.dtype} {tuple(mask.shape)}")
+
+
+def _per_token_targets(targets: torch.Tensor, shape: tuple) -> torch.Tensor:
+    """Targets (B,) for every token of (B, *T), or already (B, *T)."""
+    if targets.shape == shape:
+        return targets
+    _check("targets", targets, tuple(shape[:1]))
+    return targets.reshape(shape[:1] + (1,) * (len(shape) - 1)).expand(shape)
+
+
 def factorization_loss(*, z_anchor: torch.Tensor, z_crop1: torch.Tensor, z_crop2: torch.Tensor,
-                       targets: torch.Tensor, cross_weight: float = 1.0,
-                       eps: float = 1e-8) -> torch.Tensor:
+                       targets: torch.Tensor, mask: torch.Tensor | None = None,
+                       cross_weight: float = 1.0, eps: float = 1e-8) -> torch.Tensor:
     """Mean of (cos(z_crop1 - z_anchor, z_crop2 - z_anchor) - targets)^2.
 
-    Shapes: z_anchor, z_crop1, z_crop2 (B, D); targets (B,) with +1 (same factor, same
+    Shapes: z_anchor, z_crop1, z_crop2 (B, D) pooled embeddings, or (B, *T, D) with token
+    axes T (e.g. (B, N, D) patch tokens, (B, H, W, D) a feature map: one cosine per token);
+    targets (B,) (every token of a triplet shares it) or (B, *T), with +1 (same factor, same
     sign), -1 (same factor, opposite sign), 0 (different factors), or any cosine in [-1, 1]
-    (see ``shift_cosine_targets``). Returns a scalar. ``cross_weight`` weights the pairs
-    whose target is 0 (orthogonal shifts) against the others, as if the seed drew its
-    cross scheme that much more often; 1 is the seed's plain mean.
+    (see ``shift_cosine_targets``); mask optional bool (B, *T), True for the tokens that count
+    (e.g. non-empty patches): the mean runs over those alone and the others get no gradient
+    (no valid token: 0). Returns a scalar. ``cross_weight`` weights the pairs whose target
+    is 0 (orthogonal shifts) against the others, as if the seed drew its cross scheme that
+    much more often; 1 is the seed's plain mean.
 
     >>> za = torch.zeros(1, 2); z1 = torch.tensor([[1., 0.]]); z2 = torch.tensor([[-2., 0.]])
     >>> factorization_loss(z_anchor=za, z_crop1=z1, z_crop2=z2, targets=torch.tensor([-1.]))
     tensor(0.)
+    >>> tokens = torch.randn(3, 1, 5, 4)                  # (anchor, crop1, crop2) x (B, N, D)
+    >>> keep = torch.tensor([[True, True, False, True, False]])  # non-empty patches
+    >>> factorization_loss(z_anchor=tokens[0], z_crop1=tokens[1], z_crop2=tokens[2],
+    ...                    targets=torch.tensor([0.]), mask=keep).shape
+    torch.Size([])
     """
-    if z_anchor.dim() != 2:
-        raise ValueError(f"z_anchor must be (B, D), got shape {tuple(z_anchor.shape)}")
+    if z_anchor.dim() < 2:
+        raise ValueError(f"z_anchor must be (B, D) or (B, *T, D), got shape {tuple(z_anchor.shape)}")
     _check("z_crop1", z_crop1, z_anchor.shape)
     _check("z_crop2", z_crop2, z_anchor.shape)
-    _check("targets", targets, z_anchor.shape[:1])
+    targets = _per_token_targets(targets, z_anchor.shape[:-1])
+    _check_mask(mask, z_anchor.shape[:-1])
     _check_cross_weight(cross_weight)
     cos = difference_cosine(z_crop1 - z_anchor, z_crop2 - z_anchor, eps)
-    return _weighted_mean((cos - targets.to(cos.dtype)).square(), targets == 0, cross_weight)
+    err, cross = (cos - targets.to(cos.dtype)).square(), targets == 0
+    if mask is not None:
+        if not mask.any():
+            return (cos * 0.0).sum()
+        err, cross = err[mask], cross[mask]
+    return _weighted_mean(err, cross, cross_weight)
+
+
+def multiscale_factorization_loss(*, z_anchor: Sequence[torch.Tensor],
+                                  z_crop1: Sequence[torch.Tensor],
+                                  z_crop2: Sequence[torch.Tensor], targets: torch.Tensor,
+                                  weights: Sequence[float] | None = None,
+                                  masks: Sequence[torch.Tensor | None] | None = None,
+                                  cross_weight: float = 1.0, eps: float = 1e-8) -> torch.Tensor:
+    """Sum over levels l of weights[l] * factorization_loss(level l): one loss per feature map.
+
+    Shapes: z_anchor, z_crop1, z_crop2 lists of L tensors, level l (B, *T_l, D_l) channels-last
+    (a Swin stage's (B, H_l, W_l, C_l) as it is; an NCHW map as ``f.flatten(2).transpose(1, 2)``);
+    targets (B,) shared by all levels; weights L floats >= 0 (default 1/L each, so equal levels
+    give the one-level loss); masks None or L optional bool (B, *T_l). Returns a scalar.
+
+    >>> lv = [torch.randn(3, 2, 16, 8), torch.randn(3, 2, 4, 16)]  # two levels, (B, N_l, D_l)
+    >>> multiscale_factorization_loss(z_anchor=[l[0] for l in lv], z_crop1=[l[1] for l in lv],
+    ...     z_crop2=[l[2] for l in lv], targets=torch.tensor([1., 0.]), weights=[0.5, 1.0]).shape
+    torch.Size([])
+    """
+    n = len(z_anchor)
+    if n == 0 or len(z_crop1) != n or len(z_crop2) != n:
+        raise ValueError(f"z_anchor, z_crop1, z_crop2 must be lists of equal length >= 1, got "
+                         f"{len(z_anchor)}, {len(z_crop1)}, {len(z_crop2)}")
+    weights = [1.0 / n] * n if weights is None else list(weights)
+    masks = [None] * n if masks is None else list(masks)
+    if len(weights) != n or len(masks) != n:
+        raise ValueError(f"weights and masks need one entry per level ({n}), got "
+                         f"{len(weights)} and {len(masks)}")
+    if any(not w >= 0 for w in weights):
+        raise ValueError(f"weights must be >= 0, got {weights}")
+    return sum(w * factorization_loss(z_anchor=a, z_crop1=c1, z_crop2=c2, targets=targets,
+                                      mask=m, cross_weight=cross_weight, eps=eps)
+               for w, a, c1, c2, m in zip(weights, z_anchor, z_crop1, z_crop2, masks))
 
 
 class FactorizationLoss(nn.Module):
@@ -71,10 +136,28 @@ class FactorizationLoss(nn.Module):
         _check_cross_weight(cross_weight)
         self.weight, self.cross_weight, self.eps = weight, cross_weight, eps
 
-    def forward(self, *, z_anchor, z_crop1, z_crop2, targets) -> torch.Tensor:
+    def forward(self, *, z_anchor, z_crop1, z_crop2, targets, mask=None) -> torch.Tensor:
         return self.weight * factorization_loss(z_anchor=z_anchor, z_crop1=z_crop1,
-                                                z_crop2=z_crop2, targets=targets,
+                                                z_crop2=z_crop2, targets=targets, mask=mask,
                                                 cross_weight=self.cross_weight, eps=self.eps)
+
+
+class MultiScaleFactorizationLoss(nn.Module):
+    """Module form of ``multiscale_factorization_loss``: per-level ``weights`` (default 1/L)."""
+
+    def __init__(self, weights: Sequence[float] | None = None, weight: float = 1.0,
+                 cross_weight: float = 1.0, eps: float = 1e-8):
+        super().__init__()
+        if weight < 0:
+            raise ValueError(f"weight must be >= 0, got {weight}")
+        _check_cross_weight(cross_weight)
+        self.levels = None if weights is None else [float(w) for w in weights]
+        self.weight, self.cross_weight, self.eps = weight, cross_weight, eps
+
+    def forward(self, *, z_anchor, z_crop1, z_crop2, targets, masks=None) -> torch.Tensor:
+        return self.weight * multiscale_factorization_loss(
+            z_anchor=z_anchor, z_crop1=z_crop1, z_crop2=z_crop2, targets=targets,
+            weights=self.levels, masks=masks, cross_weight=self.cross_weight, eps=self.eps)
 
 
 def pair_types(deltas: torch.Tensor) -> torch.Tensor:
@@ -89,14 +172,50 @@ def pair_types(deltas: torch.Tensor) -> torch.Tensor:
     return out.masked_fill(pp, 0).masked_fill(tt, 1).masked_fill(cross, 2)
 
 
+def _fold_tokens(z_anchor, z_crops, deltas, valid, mask):
+    """Token axes T into the batch: (B, *T, D), (B, K, *T, D) -> (B*T, D), (B*T, K, D), with
+    deltas, valid repeated per token and the token mask turned into a pair mask."""
+    B, K = z_crops.shape[:2]
+    T = z_anchor.shape[1:-1]
+    if z_crops.shape[2:] != z_anchor.shape[1:]:
+        raise ValueError(f"z_crops must be (B, K, *T, D) matching z_anchor {tuple(z_anchor.shape)}, "
+                         f"got {tuple(z_crops.shape)}")
+    n = 1
+    for t in T:
+        n *= t
+    za = z_anchor.reshape(B * n, -1)
+    zc = z_crops.reshape(B, K, n, -1).transpose(1, 2).reshape(B * n, K, -1)
+    dl = deltas.repeat_interleave(n, dim=0)
+    pair = None if valid is None else valid.repeat_interleave(n, dim=0)
+    if mask is not None:
+        if mask.shape == (B, *T):
+            m = mask.reshape(B * n, 1).expand(B * n, K)
+        elif mask.shape == (B, K, *T):
+            m = mask.reshape(B, K, n).transpose(1, 2).reshape(B * n, K)
+        else:
+            raise ValueError(f"mask must be a bool tensor of shape {(B, *T)} or {(B, K, *T)}, "
+                             f"got {tuple(mask.shape)}")
+        if mask.dtype != torch.bool:
+            raise ValueError(f"mask must be a bool tensor, got {mask.dtype}")
+        pm = m[:, :, None] & m[:, None, :]
+        pair = pm if pair is None else pair & pm
+    return za, zc, dl, pair
+
+
 def pairwise_factorization_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor,
                                 deltas: torch.Tensor, valid: torch.Tensor | None = None,
+                                mask: torch.Tensor | None = None,
                                 balance: bool = True, cross_weight: float = 1.0,
                                 eps: float = 1e-8) -> torch.Tensor:
     """The factorization loss over every pair of crops of each anchor.
 
     Shapes: z_anchor (B, D); z_crops (B, K, D); deltas (B, K, 2) integer [dy, dx] shifts;
-    valid (B, K, K) optional bool mask of usable pairs (e.g. crops that differ). Targets are
+    valid (B, K, K) optional bool mask of usable pairs (e.g. crops that differ). Token
+    embeddings work too: z_anchor (B, *T, D), z_crops (B, K, *T, D), every token a pair of its
+    own (all tokens of one type pooled into that type's mean), with ``mask`` optional bool
+    (B, *T) (the anchor's valid tokens) or (B, K, *T) (each crop's): a pair counts at a token
+    only where both crops' tokens are valid; masked tokens get no gradient (no valid pair:
+    0). Targets are
     the cosines of the shift vectors. Pairs with equal shifts are skipped (the seed redraws
     identical crops). With ``balance`` the pitch/pitch, time/time and cross pair types get
     equal total weight, as the seed's uniform scheme choice gives them; otherwise all pairs
@@ -104,6 +223,18 @@ def pairwise_factorization_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor
     cross pairs; with ``balance``, the cross type's share). For K = 2 and one valid pair per
     anchor this is ``factorization_loss``.
     """
+    if z_anchor.dim() > 2 or mask is not None:             # token embeddings
+        if z_crops.dim() != z_anchor.dim() + 1 or z_crops.shape[0] != z_anchor.shape[0]:
+            raise ValueError(f"z_crops must be (B, K, *T, D) matching z_anchor "
+                             f"{tuple(z_anchor.shape)}, got {tuple(z_crops.shape)}")
+        B, K = z_crops.shape[:2]
+        if deltas.shape != (B, K, 2):
+            raise ValueError(f"deltas must have shape {(B, K, 2)}, got {tuple(deltas.shape)}")
+        za, zc, dl, pair = _fold_tokens(z_anchor, z_crops, deltas, valid, mask)
+        if pair is not None and not pair.any():
+            return (zc * 0.0).sum()
+        return pairwise_factorization_loss(z_anchor=za, z_crops=zc, deltas=dl, valid=pair,
+                                           balance=balance, cross_weight=cross_weight, eps=eps)
     if z_crops.dim() != 3 or z_crops.shape[0] != z_anchor.shape[0] or z_crops.shape[2] != z_anchor.shape[-1]:
         raise ValueError(f"z_crops must be (B, K, D) matching z_anchor {tuple(z_anchor.shape)}, "
                          f"got {tuple(z_crops.shape)}")

@@ -16,7 +16,11 @@ __all__ = ["ChunkedEncoder", "ConvEncoder", "ToyEncoder", "build_encoder", "embe
 
 
 def build_encoder(cfg) -> nn.Module:
-    """The encoder named by a TrainConfig (``toy`` or ``conv``)."""
+    """The encoder named by a TrainConfig (``toy``, ``conv`` or ``timm:NAME``)."""
+    if cfg.encoder.startswith("timm:"):  # optional extra: timm is imported only here
+        from softfact.models.timm import TimmEncoder
+        return TimmEncoder(cfg.encoder[len("timm:"):], latent_dim=cfg.latent_dim,
+                           image_size=cfg.image_size)
     if cfg.encoder == "toy":
         return ToyEncoder(cfg.latent_dim)
     return ConvEncoder(latent_dim=cfg.latent_dim, width=cfg.width, depth=cfg.depth,

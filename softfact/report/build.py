@@ -76,6 +76,9 @@ def build_report(run: str | Path | Run, *, seed: int = 0, umap: bool = True,
     pngs.update(shifts.pngs)  # the seed's shift figure; latent operations and MIDI (ops/)
     for name, data in pngs.items():
         write_file(out / f"{name}.png", data)
+    if cfg.wandb:  # --wandb: the figures and every metric go to the wandb project too
+        from softfact.report.wandb_log import log_report
+        log_report(cfg, out, {name: out / f"{name}.png" for name in pngs}, metrics)
     links = {}
     if 3 in a.umap:
         links = write_umap3d_html(a.umap[3], dy=a.points_dy, dx=a.points_dx, out_dir=out)

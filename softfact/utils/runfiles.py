@@ -16,6 +16,11 @@ REPORT = "report.html"         # the browsable report
 SPLIT = "split.json"           # MIDI runs: the corpus summary and its training/validation files
 LOCK = ".softfact.lock"        # held (flock) by the process writing the run; see utils.lock
 OPS = "ops"                    # latent-operation examples (.mid, .wav) and training triplets as .mid
+# `softfact export RUN`: a portable folder (RUN/export/ by default) that softfact.Run loads too
+EXPORT_DIR = "export"
+EXPORT_WEIGHTS = "model.safetensors"  # the encoder's weights, nothing else
+EXPORT_CONFIG = "config.json"         # format, step, the resolved config, the metrics
+EXPORT_CARD = "README.md"             # the model card: data, recipe, metrics
 
 
 @dataclass(frozen=True)
@@ -58,3 +63,7 @@ class RunFiles:
     @property
     def ops(self) -> Path:
         return self.root / OPS
+
+    @property
+    def export_dir(self) -> Path:
+        return self.root / EXPORT_DIR
