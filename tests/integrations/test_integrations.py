@@ -12,7 +12,7 @@ from softfact.losses import (FactorizationLoss, LeJEPALoss, MultiScaleFactorizat
                              pairwise_factorization_loss)
 from softfact.models import ToyEncoder
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 SMALL = dict(max_shift=2, n_probe=16, n_grid=8)
 
 
