@@ -14,7 +14,7 @@ def main(argv: list[str]) -> int:
     from softfact.evaluation import format_table
     from softfact.run import Run
     run = Run.load(ns.run)
-    ev = run.evaluate(n=ns.n, seed=ns.seed)
+    ev = run.evaluate(n=ns.n, seed=ns.seed, progress=True)
     print(format_table(ev.metrics))
     print(f"written: {run.files.metrics}")
     return 0

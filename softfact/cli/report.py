@@ -12,6 +12,6 @@ def main(argv: list[str]) -> int:
     p.add_argument("--no-umap", action="store_true", help="skip the UMAP figures (slowest part)")
     ns = p.parse_args(argv)
     from softfact.report import build_report
-    page = build_report(ns.run, seed=ns.seed, umap=not ns.no_umap)
+    page = build_report(ns.run, seed=ns.seed, umap=not ns.no_umap, progress=True)
     print(f"report: {page}")
     return 0

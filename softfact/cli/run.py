@@ -23,11 +23,11 @@ def main(argv: list[str]) -> int:
     from softfact.run import Run
     run = Run.load(out)
     if ns.no_report:
-        metrics = run.evaluate().metrics
+        metrics = run.evaluate(progress=not ns.quiet).metrics
         page = None
     else:
         from softfact.report import build_report
-        page = build_report(run, umap=not ns.no_umap)  # evaluates once, for table and page
+        page = build_report(run, umap=not ns.no_umap, progress=not ns.quiet)  # evaluates once
         metrics = run.metrics()
     print(format_table(metrics))
     print(f"written: {run.files.metrics}")
