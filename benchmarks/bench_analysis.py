@@ -39,10 +39,15 @@ CASES = {
     "kpca_randomized_16200": ("kernel PCA, sklearn randomized solver", lambda s: "16,200 points"),
     "umap": ("UMAP 2-D + 3-D (shared exact kNN)", lambda s: f"{16200 * s:,} points"),
     "figures": ("all figures drawn (PNG) + 3-D HTML", lambda s: f"{16200 * s:,} points"),
-    "report": ("softfact report end to end (evaluate + all analyses + page)", lambda s: "seed sizes"),
+    "report": ("softfact report end to end (evaluate + all analyses + page)", lambda s: "run's sizes"),
+    # a run's own sizes (--run): what `softfact evaluate` does, capped (now) and uncapped (before)
+    "evaluate": ("Run.evaluate: protocol + grid (capped at 50,000 points) + metrics", lambda s: "run's sizes"),
+    "evaluate_uncapped": ("Run.evaluate without the grid cap (the code before the caps)", lambda s: "run's sizes"),
+    "umap_capped": ("UMAP 2-D + 3-D of the points capped at 16,200 by (dy, dx) cell", lambda s: f"{16200 * s:,} points"),
 }
 ONLY_SEED = {"kpca_exact_6000", "kpca_randomized_6000", "kpca_nystroem_6000",
-             "kpca_exact_16200", "kpca_randomized_16200", "report"}
+             "kpca_exact_16200", "kpca_randomized_16200", "report", "evaluate",
+             "evaluate_uncapped"}
 
 
 def _status_mb(key: str) -> float | None:
@@ -115,6 +120,17 @@ def _prepare(case: str, scale: int, run: str | None):
                                  random_state=0).fit(X)
     if case == "figures":
         return _prepare_figures(model, source, cfg, scale, run)
+    if case in ("evaluate", "evaluate_uncapped"):
+        if not run:
+            raise SystemExit(f"case {case!r} needs --run RUN_DIR")
+        from softfact.metrics import evaluate
+        cap = {} if case == "evaluate" else {"max_grid_points": None}
+        return lambda: evaluate(model, source, max_shift=cfg.max_shift, wrap=cfg.wrap,
+                                n_probe=cfg.eval_blobs, n_grid=cfg.metric_images, **cap)
+    if case == "umap_capped":
+        from softfact.evaluation.sampling import stratified_points
+        X, dy, dx = points(200 * scale)
+        return lambda: umap_embeddings(X[stratified_points(dy, dx)], dims=(2, 3))
     if case == "report":
         if not run:
             raise SystemExit("case 'report' needs --run RUN_DIR")
@@ -199,6 +215,7 @@ def main(argv=None) -> int:
         print(json.dumps(run_case(ns.case, ns.scale, ns.run)))
         return 0
     skip = set(filter(None, ns.skip.split(",")))
+    load_start = os.getloadavg()[0]
     rows = []
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for scale in map(int, ns.scales.split(",")):
@@ -219,7 +236,8 @@ def main(argv=None) -> int:
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip() or "unknown"
     head = (f"\n## {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}\n\n"
-            f"Machine: {machine()}; load average at the end {os.getloadavg()[0]:.1f}; "
+            f"Machine: {machine()}; load average (1 min) {load_start:.1f} at the start, "
+            f"{os.getloadavg()[0]:.1f} at the end; "
             f"embeddings from {'run ' + Path(ns.run).name if ns.run else 'an untrained ToyEncoder'}.\n\n"
             "| case | what | size | time (s) | peak RSS rise (MB) | tracemalloc peak (MB) |\n"
             "|---|---|---|---|---|---|\n")

@@ -5,6 +5,8 @@ device, the seed's design beside softfact's path in the same process.
 * step: softfact's loop body (one forward pass over the three views, data included) in
   float32 and in bf16 autocast, beside the seed's model step (three encoder calls) on a batch
   already on the GPU, and the seed's end-to-end step (DataLoader, 2 workers, copy to GPU);
+* the same step with ``compile: true`` (the whole step through torch.compile,
+  mode "reduce-overhead"), and the time-to-quality runs with and without it;
 * time to quality: ``softfact.training.train`` on CUDA with the seed's own settings
   (``--preset seed``: batch 1024, Adam 4e-3 constant, 5,000 steps) and with the CPU preset,
   evaluated every N steps (clock paused), stopped at the bar. The seed's design is not run to
@@ -27,6 +29,8 @@ from bench_step import SoftfactStep, _seed_batch
 from bench_ttq import KEYS, _outcome, softfact_recipe, trace_rows
 from softfact.data.blobs import BlobSource
 from softfact.data.triplets import sample_triplets
+from softfact.training.compiled import compiled_step
+from softfact.training.loop import train_step
 
 
 def synced(fn, reps: int):
@@ -46,6 +50,24 @@ class CudaStep(SoftfactStep):
         # no chunking on a GPU; .to() moves the parameters in place, so the optimizer still holds them
         self.model = self.model.encoder.to(dev, memory_format=torch.channels_last)
         self.gen = torch.Generator(device=dev).manual_seed(0)
+
+
+class CompiledCudaStep(CudaStep):
+    """The whole step (sampler included) as ``compile: true`` runs it: torch.compile,
+    mode "reduce-overhead" (CUDA graphs); the first calls (compilation) are warm-up."""
+
+    def __init__(self, batch: int):
+        super().__init__(batch, amp=False)
+        self.cfg.compile = True
+        self.fn = compiled_step(train_step, enabled=True, device=torch.device("cuda"),
+                                generator=self.gen, optimizer=self.opt)
+        for _ in range(3):
+            self()
+
+    def __call__(self):
+        self.fn(self.model, self.opt, self.source, self.cfg.batch_size, self.cfg, self.gen,
+                self.step, self.cfg.lr)
+        self.step += 1
 
 
 def sampler_rows(batches, reps: int) -> list[list]:
@@ -68,10 +90,12 @@ def step_rows(batches, reps: int) -> list[list]:
         opt = torch.optim.Adam(enc.parameters(), lr=4e-3)
         sb = [x.cuda() for x in _seed_batch(ds, b)]
         f32, bf16 = CudaStep(b, amp=False), CudaStep(b, amp=True)
+        compiled = CompiledCudaStep(b)
         times = interleaved({
             "seed model step (3 calls, batch on GPU)": synced(lambda: seed.model_step(enc, opt, *sb), reps),
             "softfact step fp32 (data included)": synced(f32, reps),
             "softfact step bf16 autocast (data included)": synced(bf16, reps),
+            "softfact step fp32 compiled (compile: true, data included)": synced(compiled, reps),
         }, repeats=5)
         ref = median(times["seed model step (3 calls, batch on GPU)"])
         for name, ts in times.items():
@@ -128,9 +152,11 @@ def run(quick: bool = False, budget_s: float = 150.0, eval_every: int = 250) -> 
              f"**{e2e:.1f} ms/step**, so its 5,000-step recipe takes {e2e * 5:.0f} s here; "
              f"softfact's fp32 step with data: {sf1024:.2f} ms (**{e2e / sf1024:.0f}x**)\n")
     runs = []
-    for preset in ("seed", "cpu"):
+    for preset, compile_ in (("seed", False), ("cpu", False), ("seed", True), ("cpu", True)):
         runs.append(softfact_recipe(eval_every, 0, 500, budget_s, preset=preset,
-                                    overrides={"device": "cuda", "log_every": 250}))
+                                    overrides={"device": "cuda", "log_every": 250,
+                                               "compile": compile_}))
+        runs[-1]["name"] += ", compile: true" if compile_ else ""
     text += "\n### time to the seed's quality on the GPU\n\n" + ttq_text(runs, budget_s)
     reached = [t for t in (_outcome(r, budget_s)[1] for r in runs) if t]
     if reached:

@@ -74,6 +74,7 @@ class TrainConfig:
     chunk: int = 256                 # CPU: encode in slices of this many images (0 = one call)
     amp: bool = False                # bf16 autocast for the encoder (losses stay float32)
     deterministic: bool = False      # deterministic GPU kernels (CPU runs are already)
+    compile: bool = False            # CUDA: the whole step compiled (training.compiled); else eager
     log_every: int = 50
     ckpt_every: int = 500
     eval_blobs: int = 500            # images per probe of the seed's protocol

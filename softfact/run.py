@@ -108,19 +108,21 @@ class Run:
         return self._sources[split]
 
     # -- evaluation ------------------------------------------------------------------------
-    def evaluate(self, *, n: int | None = None, seed: int = 0, write: bool = True) -> Evaluation:
+    def evaluate(self, *, n: int | None = None, seed: int = 0, write: bool = True,
+                 progress: bool = False) -> Evaluation:
         """The seed's protocol and the grid metrics with the run's own settings; with a
         decoder, also the latent-operation metrics (``softfact.ops``, on min(64,
         ``metric_images``) images per split; the fitted result is kept as
-        ``self.latent_operations``).
+        ``self.latent_operations``). ``progress``: a bar per phase.
 
         Data: validation images of the run's source; ``max_shift`` and ``wrap`` as trained;
         probe size ``n`` (default the run's ``eval_blobs``), grid ``metric_images``. With
-        ``write`` the metrics are merged into ``metrics.json``.
+        ``write`` the metrics are merged into ``metrics.json``; ``progress``: a bar per phase.
         """
         cfg = self.config
         ev = evaluate(self.encoder, self.source("val"), max_shift=cfg.max_shift, wrap=cfg.wrap,
-                      seed=seed, n_probe=n or cfg.eval_blobs, n_grid=cfg.metric_images)
+                      seed=seed, n_probe=n or cfg.eval_blobs, n_grid=cfg.metric_images,
+                      progress=progress)
         ev.metrics = {"step": self.step, **ev.metrics}
         decoder = getattr(self, "decoder", None)
         if decoder is not None:  # latent operations: decoded z + v against true shifts

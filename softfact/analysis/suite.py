@@ -3,7 +3,10 @@
 The shift grid is encoded once (the largest grid any analysis needs) and shared: the SVD
 uses the first ``n_svd`` images' grids, kernel PCA and UMAP all ``n_points_images`` grids.
 Sizes default to the seed's: 500 probe images, 50 x 81 grid points for the SVD and
-200 x 81 = 16,200 points for kernel PCA and UMAP.
+200 x 81 = 16,200 points for kernel PCA and UMAP. Larger grids are capped
+(``softfact.evaluation.sampling``): at most 50,000 encoded grid points (whole grids) and at most
+16,200 kernel PCA / UMAP points, the same number in every (dy, dx) cell; neither cap bites at
+the seed's sizes. A MIDI run with max_shift 12 thus analyses 15,625 of its 80 x 625 grid points.
 """
 from __future__ import annotations
 
@@ -18,6 +21,9 @@ from softfact.metrics.svd import grid_svd
 from softfact.evaluation.grid import ShiftGrid, encode_shift_grid
 from softfact.analysis.kpca import RBFKernelPCA
 from softfact.evaluation import DiffVectors, evaluate_encoder
+from softfact.evaluation.sampling import (MAX_GRID_POINTS, MAX_POINTS, capped_grid_images,
+                                          stratified_points)
+from softfact.utils.progress import phase
 
 
 @dataclass
@@ -30,6 +36,7 @@ class Analysis:
     svd: dict                     # grid_svd(...)
     points_dy: np.ndarray         # (N,) labels of the kernel PCA / UMAP points
     points_dx: np.ndarray
+    points_total: int             # grid points they were drawn from (N when not capped)
     kpca: np.ndarray              # (N, 4)
     umap: dict = field(default_factory=dict)     # {2: (N, 2), 3: (N, 3)} when asked for
     timings: dict = field(default_factory=dict)  # seconds per step
@@ -40,7 +47,8 @@ def analyse(encoder, image_fn, *, max_shift: int, wrap: bool = False, seed: int 
             kpca_components: int = 4, kpca_gamma: float = 1.0, kpca_max_exact: int = 6000,
             kpca_landmarks: int = 1000, umap: bool = True,
             probe: tuple[dict, DiffVectors] | None = None, grid: ShiftGrid | None = None,
-            batch_size: int = 4096) -> Analysis:
+            batch_size: int = 4096, max_grid_points: int | None = MAX_GRID_POINTS,
+            max_points: int | None = MAX_POINTS, progress: bool = False) -> Analysis:
     """Run the seed's analyses on ``encoder`` ((B, 1, H, W) -> (B, D)) and ``image_fn``.
 
     ``max_shift`` has no default: pass the one the encoder was trained with (the seed's toy:
@@ -48,22 +56,28 @@ def analyse(encoder, image_fn, *, max_shift: int, wrap: bool = False, seed: int 
 
     ``probe``: an already computed ``evaluate_encoder`` result to reuse (same seed and sizes);
     ``grid``: an already encoded shift grid to reuse when it holds enough images.
+    ``max_grid_points`` caps the encoded grid, ``max_points`` the kernel PCA / UMAP points
+    (None: no cap); ``progress``: a bar per phase.
     """
     timings = {}
     t = time.perf_counter()
     if probe is None:
-        probe = evaluate_encoder(encoder, image_fn, n=n_probe, max_shift=max_shift, seed=seed,
-                                 wrap=wrap)
+        with phase("analyse: seed protocol", enabled=progress):
+            probe = evaluate_encoder(encoder, image_fn, n=n_probe, max_shift=max_shift,
+                                     seed=seed, wrap=wrap)
     metrics, dv = dict(probe[0]), probe[1]
     cross, cosines = pca_cross(dv), cosine_groups(dv)
     timings["probes"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    n_grid = max(n_svd, n_points_images)
+    n_grid = capped_grid_images(max(n_svd, n_points_images), max_shift, max_grid_points)
     if grid is None or grid.n_images < n_grid or len(grid.shifts) != 2 * max_shift + 1:
         g = torch.Generator().manual_seed(seed + 1)
-        grid = encode_shift_grid(encoder, image_fn, n_images=n_grid, max_shift=max_shift,
-                                 generator=g, wrap=wrap, batch_size=batch_size)
+        with phase("analyse: encode shift grid", enabled=progress,
+                   total=n_grid * (2 * max_shift + 1) ** 2, unit="img") as bar:
+            grid = encode_shift_grid(encoder, image_fn, n_images=n_grid, max_shift=max_shift,
+                                     generator=g, wrap=wrap, batch_size=batch_size,
+                                     on_batch=bar.update)
     timings["encode_grid"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -72,18 +86,22 @@ def analyse(encoder, image_fn, *, max_shift: int, wrap: bool = False, seed: int 
                    svd_sv1_share_time=svd["time_sv1_share"])
     timings["svd"] = time.perf_counter() - t
 
-    X, dy, dx = grid.points(n_points_images)
+    X, dy, dx = grid.points(min(n_points_images, grid.n_images))
+    keep = stratified_points(dy, dx, max_points, seed=seed)
+    n_total, X, dy, dx = len(dy), X[keep], dy[keep], dx[keep]
     t = time.perf_counter()
-    kp = RBFKernelPCA(kpca_components, gamma=kpca_gamma, max_exact=kpca_max_exact,
-                      n_landmarks=kpca_landmarks, random_state=seed).fit(X)
+    with phase(f"analyse: kernel PCA ({len(X):,} points)", enabled=progress):
+        kp = RBFKernelPCA(kpca_components, gamma=kpca_gamma, max_exact=kpca_max_exact,
+                          n_landmarks=kpca_landmarks, random_state=seed).fit(X)
     timings["kernel_pca"] = time.perf_counter() - t
 
     coords = {}
     if umap:
         from softfact.analysis.embed2d import umap_embeddings
         t = time.perf_counter()
-        coords = umap_embeddings(X, dims=(2, 3))
+        with phase(f"analyse: UMAP 2-D + 3-D ({len(X):,} points)", enabled=progress):
+            coords = umap_embeddings(X, dims=(2, 3))
         timings["umap"] = time.perf_counter() - t
     return Analysis(metrics=metrics, diffs=dv, cross=cross, cosines=cosines, svd=svd,
-                    points_dy=dy, points_dx=dx, kpca=kp.embedding_, umap=coords,
-                    timings=timings)
+                    points_dy=dy, points_dx=dx, points_total=n_total, kpca=kp.embedding_,
+                    umap=coords, timings=timings)

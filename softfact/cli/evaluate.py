@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
     except StorageError:  # a read-only run: evaluate and print anyway, then fail to write
         held = False
     try:
-        ev = run.evaluate(n=ns.n, seed=ns.seed, write=False)
+        ev = run.evaluate(n=ns.n, seed=ns.seed, write=False, progress=True)
         print(format_table(ev.metrics, data=run.config.data), flush=True)
         try:
             run.write_metrics(ev.metrics)

@@ -27,6 +27,7 @@ def main(argv: list[str]) -> int:
     run.metrics()  # a damaged metrics.json stops here, before minutes of analysis
     with run_lock(run.root):
         clear_stale_temps(run.root)  # left by a report or training killed mid-write
-        page = build_report(run, seed=ns.seed, umap=not ns.no_umap, soundfont=ns.soundfont)
+        page = build_report(run, seed=ns.seed, umap=not ns.no_umap, soundfont=ns.soundfont,
+                            progress=True)
     print(f"report: {page}")
     return 0

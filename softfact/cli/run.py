@@ -37,11 +37,12 @@ def _main(cfg, resume: bool, ns, renderer) -> int:
     from softfact.run import Run
     run = Run.load(out)
     if ns.no_report:
-        metrics = run.evaluate().metrics
+        metrics = run.evaluate(progress=not ns.quiet).metrics
         page = None
     else:
         from softfact.report import build_report
-        page = build_report(run, umap=not ns.no_umap, soundfont=renderer)  # evaluates once
+        page = build_report(run, umap=not ns.no_umap, soundfont=renderer,  # evaluates once
+                            progress=not ns.quiet)
         metrics = run.metrics()
     print(format_table(metrics, data=run.config.data))
     print(f"written: {run.files.metrics}")

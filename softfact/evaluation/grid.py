@@ -96,19 +96,24 @@ def grid_images(images: torch.Tensor, *, max_shift: int, wrap: bool = False) -> 
 
 def encode_shift_grid(encoder, image_fn, *, n_images: int = 50, max_shift: int = 4,
                       generator: torch.Generator, wrap: bool = False,
-                      batch_size: int = 4096) -> ShiftGrid:
+                      batch_size: int = 4096, on_batch=None) -> ShiftGrid:
     """Draw ``n_images`` from ``image_fn(n, generator)`` and encode their shift grids once.
 
     Grids are built and encoded about ``batch_size`` images at a time, so memory holds one
-    batch of shifted images, not all n * S * S of them.
+    batch of shifted images, not all n * S * S of them. ``on_batch(k)``, when given, is called
+    after each batch with the number of shifted images just encoded (a progress bar's update).
     """
     if n_images < 1:
         raise ValueError(f"n_images must be >= 1, got {n_images}")
     images = image_fn(n_images, generator).cpu()
     s = 2 * max_shift + 1
     per_batch = max(1, batch_size // (s * s))
-    z = torch.cat([encode(encoder, grid_images(images[i:i + per_batch], max_shift=max_shift,
-                                               wrap=wrap), batch_size=batch_size)
-                   for i in range(0, n_images, per_batch)])
+    parts = []
+    for i in range(0, n_images, per_batch):
+        parts.append(encode(encoder, grid_images(images[i:i + per_batch], max_shift=max_shift,
+                                                 wrap=wrap), batch_size=batch_size))
+        if on_batch is not None:
+            on_batch(len(parts[-1]))
+    z = torch.cat(parts)
     return ShiftGrid(z=z.numpy().reshape(n_images, s, s, -1),
                      shifts=np.arange(-max_shift, max_shift + 1))

@@ -17,6 +17,8 @@ from softfact.metrics.algebra import additivity_error, analogy_pairs, analogy_sc
 from softfact.metrics.disentangle import FactorRotation, dci, mig
 from softfact.evaluation.grid import encode_shift_grid
 from softfact.evaluation.grid import differences, flat_samples, split_images
+from softfact.evaluation.sampling import MAX_GRID_POINTS, capped_grid_images
+from softfact.utils.progress import phase
 from softfact.metrics.linear import factor_accuracy, shift_r2
 from softfact.metrics.svd import grid_svd
 
@@ -71,7 +73,8 @@ class Evaluation:
 
 
 def evaluate(encoder, image_fn, *, max_shift: int, wrap: bool = False, seed: int = 0,
-             n_probe: int = 500, n_grid: int = 200, n_svd: int = 50) -> Evaluation:
+             n_probe: int = 500, n_grid: int = 200, n_svd: int = 50,
+             max_grid_points: int | None = MAX_GRID_POINTS, progress: bool = False) -> Evaluation:
     """The seed's protocol on ``n_probe`` images and the grid metrics on ``n_grid`` images.
 
     The seed's SVD shares (``svd_sv1_share_pitch`` / ``_time``) use the first ``n_svd``
@@ -79,12 +82,23 @@ def evaluate(encoder, image_fn, *, max_shift: int, wrap: bool = False, seed: int
 
     ``encoder``: any callable (B, 1, H, W) -> (B, D); ``image_fn(n, generator)`` gives images.
     The probe draws from ``Generator(seed)``, the grid from ``Generator(seed + 1)``.
+    The grid holds at most ``max_grid_points`` points (whole grids of fewer images, see
+    ``softfact.evaluation.sampling``; it never bites at the seed's sizes); when it bites,
+    ``metrics["grid_images"]`` records the images used. ``progress``: a bar per phase.
     """
-    metrics, dv = evaluate_encoder(encoder, image_fn, n=n_probe, max_shift=max_shift,
-                                   seed=seed, wrap=wrap)
-    grid = encode_shift_grid(encoder, image_fn, n_images=n_grid, max_shift=max_shift,
-                             generator=torch.Generator().manual_seed(seed + 1), wrap=wrap)
-    metrics.update(metrics_from_grid(grid.z, seed=seed))  # R^2, analogies, MIG, DCI, ...
+    with phase("evaluate: seed protocol", enabled=progress):
+        metrics, dv = evaluate_encoder(encoder, image_fn, n=n_probe, max_shift=max_shift,
+                                       seed=seed, wrap=wrap)
+    n_used = capped_grid_images(n_grid, max_shift, max_grid_points)
+    with phase("evaluate: encode shift grid", enabled=progress,
+               total=n_used * (2 * max_shift + 1) ** 2, unit="img") as bar:
+        grid = encode_shift_grid(encoder, image_fn, n_images=n_used, max_shift=max_shift,
+                                 generator=torch.Generator().manual_seed(seed + 1), wrap=wrap,
+                                 on_batch=bar.update)
+    with phase("evaluate: grid metrics", enabled=progress):
+        metrics.update(metrics_from_grid(grid.z, seed=seed))  # R^2, analogies, MIG, DCI, ...
     svd = grid_svd(grid.z[:n_svd])
     metrics.update(svd_sv1_share_pitch=svd["pitch_sv1_share"], svd_sv1_share_time=svd["time_sv1_share"])
+    if n_used < n_grid:
+        metrics["grid_images"] = n_used
     return Evaluation(metrics=metrics, probe=dv, grid=grid)

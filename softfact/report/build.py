@@ -23,6 +23,7 @@ from softfact.plotting.io import write_file
 from softfact.report import html as H
 from softfact.report.ops import ops_report, place
 from softfact.run import Run
+from softfact.utils.progress import phase
 
 
 def _figures(a, cfg, source, rows, *, seed: int, n_triplets: int) -> dict:
@@ -46,33 +47,36 @@ def build_report(run: str | Path | Run, *, seed: int = 0, umap: bool = True,
                  n_probe: int | None = None, n_svd: int = 50, n_points_images: int = 200,
                  n_triplets: int = 8, kpca_max_exact: int = 6000,
                  kpca_landmarks: int = 1000,
-                 soundfont: str | Path | WavRenderer | None = None) -> Path:
+                 soundfont: str | Path | WavRenderer | None = None, progress: bool = False) -> Path:
     """Evaluate ``run`` (a run folder or a loaded ``Run``) and write its report; returns the
     report.html path.
 
     Sizes default to the seed's (probe: the run's ``eval_blobs``; SVD grid 50 images; kernel
-    PCA / UMAP 200 images x (2 max_shift + 1)^2 shifts); smaller values make quick reports.
+    PCA / UMAP 200 images x (2 max_shift + 1)^2 shifts, capped at 16,200 points stratified by
+    shift: ``softfact.analysis.suite``); smaller values make quick reports.
     ``soundfont``: a .sf2/.sf3 file (or a ``WavRenderer``) to render the MIDI files as .wav too.
+    ``progress``: a bar per phase.
     """
     t0 = time.perf_counter()
     renderer = (soundfont if isinstance(soundfont, WavRenderer)   # fails before any work
                 else WavRenderer(soundfont) if soundfont else None)
     run = run if isinstance(run, Run) else Run.load(run)
     out, cfg, model = run.root, run.config, run.encoder
-    ev = run.evaluate(n=n_probe, seed=seed)
+    ev = run.evaluate(n=n_probe, seed=seed, progress=progress)
     t_probe = time.perf_counter() - t0
     source = run.source("val")
     a = analyse(model, source, max_shift=cfg.max_shift, wrap=cfg.wrap, seed=seed,
                 n_svd=n_svd, n_points_images=n_points_images, kpca_max_exact=kpca_max_exact,
                 kpca_landmarks=kpca_landmarks, umap=umap, probe=(ev.metrics, ev.probe),
-                grid=ev.grid)
+                grid=ev.grid, progress=progress)
     a.timings["probes"] = t_probe
     metrics = run.metrics()  # evaluate wrote them; the report adds none of its own
 
     t = time.perf_counter()
     rows = run.log()
-    pngs = _figures(a, cfg, source, rows, seed=seed, n_triplets=n_triplets)
-    shifts = ops_report(run, source, seed=seed, n_triplets=n_triplets, renderer=renderer)
+    with phase("report: figures", enabled=progress):
+        pngs = _figures(a, cfg, source, rows, seed=seed, n_triplets=n_triplets)
+        shifts = ops_report(run, source, seed=seed, n_triplets=n_triplets, renderer=renderer)
     pngs.update(shifts.pngs)  # the seed's shift figure; latent operations and MIDI (ops/)
     for name, data in pngs.items():
         write_file(out / f"{name}.png", data)
@@ -86,13 +90,22 @@ def build_report(run: str | Path | Run, *, seed: int = 0, umap: bool = True,
     a.timings["total"] = time.perf_counter() - t0
 
     facts = dict(step=run.step, data=cfg.data, encoder=cfg.encoder,
-                 probe_images=n_probe or cfg.eval_blobs, svd_grid_images=n_svd,
-                 points=len(a.points_dy), max_shift=cfg.max_shift, wrap=cfg.wrap,
+                 probe_images=n_probe or cfg.eval_blobs, svd_grid_images=min(n_svd, ev.grid.n_images),
+                 grid_images=ev.grid.n_images, points=_points_note(a),
+                 max_shift=cfg.max_shift, wrap=cfg.wrap,
                  kernel_pca=_kpca_note(len(a.points_dy), kpca_max_exact, kpca_landmarks))
     page = H.page(f"softfact report: {out.name}",
                   f"{H.esc(cfg.encoder)} encoder on {H.esc(cfg.data)}, step {run.step:,}",
                   place(_sections(cfg, metrics, a, pngs, links, facts), shifts))
     return write_file(run.files.report, page)
+
+
+def _points_note(a) -> str:
+    n = len(a.points_dy)
+    if n == a.points_total:
+        return f"{n:,}"
+    cells = len(set(zip(a.points_dy.tolist(), a.points_dx.tolist())))
+    return f"{n:,} of {a.points_total:,} ({n // cells} per (dy, dx) cell, drawn at random)"
 
 
 def _kpca_note(n: int, max_exact: int, landmarks: int) -> str:
@@ -131,7 +144,7 @@ def _sections(cfg, metrics, a, pngs, links, facts) -> list[tuple[str, str, str]]
                                       "every image's shift grid (thin) and their mean (red).",
                                       "SVD spectra")))
     s.append(("kpca", "RBF kernel PCA",
-              fig(pngs["kernel_pca"], f"{facts['kernel_pca']}, {facts['points']:,} points; "
+              fig(pngs["kernel_pca"], f"{facts['kernel_pca']}, {facts['points']} points; "
                   "top: kPC1-2, bottom: kPC3-4; coloured by dy (coolwarm) and dx (PiYG).",
                   "kernel PCA")))
     if "umap2d" in pngs:

@@ -27,6 +27,7 @@ from softfact.losses import factorization_loss, lejepa_loss, pairwise_factorizat
 from softfact.training import distributed
 from softfact.training.checkpoint import (CheckpointError, load_checkpoint, load_model_weights,
                                           save_checkpoint)
+from softfact.training.compiled import compiled_step
 from softfact.training.runlog import RunLog
 from softfact.utils import lock
 from softfact.utils.io import StorageError, clear_stale_temps, write_json
@@ -136,6 +137,19 @@ def _hold_run_folder(out: Path, info: distributed.DistInfo, cleanup: contextlib.
                           f"{out} ({', '.join(p.name for p in stale[:3])})")
 
 
+def train_step(net, optimizer, source, n: int, cfg: TrainConfig, gen: torch.Generator,
+               step: int, lr: float) -> dict:
+    """One update: sample, encode, losses, backward, optimizer step (what ``compile`` captures)."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    batch = sample_batch(source, n, cfg, gen)
+    losses = compute_losses(net, batch, step, cfg)
+    optimizer.zero_grad(set_to_none=True)
+    losses["loss"].backward()
+    optimizer.step()
+    return losses
+
+
 def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
           on_checkpoint: Callable[[int, torch.nn.Module], bool | None] | None = None) -> Path:
     """Train an encoder as ``cfg`` says; returns the run folder holding checkpoint.pt.
@@ -202,6 +216,8 @@ def _train(cfg: TrainConfig, *, resume: bool, progress: bool, on_checkpoint,
     chunked = ChunkedEncoder(model, cfg.chunk if device.type == "cpu" else 0)
     net = distributed.wrap(chunked, device, info)
     log = RunLog(out, cfg, enabled=info.is_main, resume_step=step if resume else None)
+    update = compiled_step(train_step, enabled=cfg.compile, device=device, generator=gen,
+                           optimizer=optimizer)
 
     def checkpoint(at_step: int) -> None:
         rng = {"data": distributed.gather_objects(gen.get_state(), info),
@@ -216,18 +232,12 @@ def _train(cfg: TrainConfig, *, resume: bool, progress: bool, on_checkpoint,
     t0 = time.perf_counter()
     while step < cfg.steps:
         lr = lr_at(step, cfg)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        batch = sample_batch(source, local_batch, cfg, gen)
-        losses = compute_losses(net, batch, step, cfg)
-        if not torch.isfinite(losses["loss"]):
+        losses = update(net, optimizer, source, local_batch, cfg, gen, step, lr)
+        if not torch.isfinite(losses["loss"]):  # the update is done, the checkpoint is not
             log.close()
             kept = f"last good checkpoint kept at {ckpt_path}" if ckpt_path.exists() else "no checkpoint written yet"
             raise TrainingDiverged(f"loss became {losses['loss'].item()} at step {step}; "
                                    f"training stopped, {kept}")
-        optimizer.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        optimizer.step()
         step += 1
         log.record(step, losses, lr=lr, elapsed=time.perf_counter() - t0,
                    flush=step % cfg.log_every == 0 or step == cfg.steps)
