@@ -2,7 +2,9 @@
 import numpy as np
 import pytest
 import torch
-from oracles import blobs, inner_blobs
+
+from softfact.metrics.svd import grid_svd
+from tests.oracles import blobs, inner_blobs
 
 from softfact.analysis import analyse, encode_shift_grid
 from softfact.evaluation import evaluate_encoder
@@ -50,41 +52,43 @@ def test_evaluate_equals_the_uncapped_path_at_seed_grid_size():
     """Seed grid (200 images x 81 shifts): every metric exactly as the uncapped computation."""
     torch.manual_seed(0)
     enc = ToyEncoder().eval()
-    ev = evaluate(enc, blobs, n_probe=50, n_grid=200)
+    ev = evaluate(enc, blobs, max_shift=4, n_probe=50, n_grid=200)
     probe, _ = evaluate_encoder(enc, blobs, n=50, max_shift=4, seed=0)
     grid = encode_shift_grid(enc, blobs, n_images=200, max_shift=4,
                              generator=torch.Generator().manual_seed(1))
-    expected = {**probe, **metrics_from_grid(grid.z, seed=0)}
+    svd = grid_svd(grid.z[:50])
+    expected = {**probe, **metrics_from_grid(grid.z, seed=0),
+                "svd_sv1_share_pitch": svd["pitch_sv1_share"], "svd_sv1_share_time": svd["time_sv1_share"]}
     assert set(ev.metrics) == set(expected) and ev.grid.n_images == 200
     for key, value in expected.items():
         assert ev.metrics[key] == pytest.approx(value, abs=1e-6), key
 
 
 def test_capped_evaluation_is_the_evaluation_of_fewer_images(oracle):
-    capped = evaluate(oracle, inner_blobs, n_probe=20, n_grid=10, max_grid_points=5 * 81)
-    fewer = evaluate(oracle, inner_blobs, n_probe=20, n_grid=5, max_grid_points=None)
+    capped = evaluate(oracle, inner_blobs, max_shift=4, n_probe=20, n_grid=10, max_grid_points=5 * 81)
+    fewer = evaluate(oracle, inner_blobs, max_shift=4, n_probe=20, n_grid=5, max_grid_points=None)
     assert capped.grid.n_images == 5 and capped.metrics.pop("grid_images") == 5
     assert capped.metrics == fewer.metrics
-    assert "grid_images" not in evaluate(oracle, inner_blobs, n_probe=20, n_grid=5).metrics
+    assert "grid_images" not in evaluate(oracle, inner_blobs, max_shift=4, n_probe=20, n_grid=5).metrics
 
 
 def test_analyse_caps_points_by_cell_and_reuses_a_capped_grid(oracle):
-    a = analyse(oracle, inner_blobs, n_probe=20, n_svd=2, n_points_images=6, umap=False,
+    a = analyse(oracle, inner_blobs, max_shift=4, n_probe=20, n_svd=2, n_points_images=6, umap=False,
                 max_grid_points=4 * 81, max_points=2 * 81)
     assert a.points_total == 4 * 81 and a.kpca.shape == (2 * 81, 4)
     _, counts = np.unique(np.stack([a.points_dy, a.points_dx], 1), axis=0, return_counts=True)
     assert len(counts) == 81 and np.all(counts == 2)
-    full = analyse(oracle, inner_blobs, n_probe=20, n_svd=2, n_points_images=2, umap=False)
-    same = analyse(oracle, inner_blobs, n_probe=20, n_svd=2, n_points_images=2, umap=False,
+    full = analyse(oracle, inner_blobs, max_shift=4, n_probe=20, n_svd=2, n_points_images=2, umap=False)
+    same = analyse(oracle, inner_blobs, max_shift=4, n_probe=20, n_svd=2, n_points_images=2, umap=False,
                    max_points=None, max_grid_points=None)
     assert full.points_total == len(full.points_dy) == 2 * 81
     np.testing.assert_array_equal(full.kpca, same.kpca)
 
 
 def test_progress_bars_only_when_asked(oracle, capsys):
-    evaluate(oracle, inner_blobs, n_probe=20, n_grid=4)
+    evaluate(oracle, inner_blobs, max_shift=4, n_probe=20, n_grid=4)
     assert capsys.readouterr().err == ""
-    evaluate(oracle, inner_blobs, n_probe=20, n_grid=4, progress=True)
+    evaluate(oracle, inner_blobs, max_shift=4, n_probe=20, n_grid=4, progress=True)
     err = capsys.readouterr().err
     for name in ("seed protocol", "encode shift grid", "grid metrics"):
         assert name in err
