@@ -80,7 +80,8 @@ def test_evaluate_uses_the_runs_own_settings(run_dir, monkeypatch):
     run = Run.load(run_dir)
     run.config.max_shift, run.config.wrap = 3, True  # as if trained so
     run.evaluate(write=False)
-    assert seen == {"max_shift": 3, "wrap": True, "seed": 0, "n_probe": 60, "n_grid": 12}
+    assert seen == {"max_shift": 3, "wrap": True, "seed": 0, "n_probe": 60, "n_grid": 12,
+                    "progress": False}
 
 
 def test_run_files_are_paths_in_the_folder(tmp_path):

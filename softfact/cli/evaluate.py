@@ -12,6 +12,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("run", help="run folder or checkpoint file")
     p.add_argument("--n", type=int, default=None, help="images per probe (default: the run's eval_blobs)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_run_settings(p)
     ns = p.parse_args(argv)
     from softfact.evaluation import format_table
@@ -26,7 +27,7 @@ def main(argv: list[str]) -> int:
     except StorageError:  # a read-only run: evaluate and print anyway, then fail to write
         held = False
     try:
-        ev = run.evaluate(n=ns.n, seed=ns.seed, write=False, progress=True)
+        ev = run.evaluate(n=ns.n, seed=ns.seed, write=False, progress=not ns.quiet)
         print(format_table(ev.metrics, data=run.config.data), flush=True)
         try:
             run.write_metrics(ev.metrics)

@@ -11,6 +11,7 @@ def main(argv: list[str]) -> int:
                                 description="Every analysis of a run as one HTML page.")
     p.add_argument("run", help="run folder")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--no-umap", action="store_true", help="skip the UMAP figures (slowest part)")
     p.add_argument("--soundfont", metavar="PATH",
                    help="a .sf2/.sf3 file: render the report's MIDI files as .wav too")
@@ -28,6 +29,6 @@ def main(argv: list[str]) -> int:
     with run_lock(run.root):
         clear_stale_temps(run.root)  # left by a report or training killed mid-write
         page = build_report(run, seed=ns.seed, umap=not ns.no_umap, soundfont=ns.soundfont,
-                            progress=True)
+                            progress=not ns.quiet)
     print(f"report: {page}")
     return 0

@@ -131,7 +131,7 @@ def test_readonly_out_dir_is_one_line(faultfs, capsys):
 
 def test_evaluate_on_readonly_run_prints_every_metric_then_fails(trained, faultfs, capsys):
     ro = faultfs.readonly("ro", fill_from=trained)
-    assert main(["evaluate", str(ro)]) == 2
+    assert main(["evaluate", str(ro), "--quiet"]) == 2
     captured = capsys.readouterr()
     line = one_error_line(captured)
     assert line.startswith(f"softfact: error: cannot write {ro / 'metrics.json'}: ")
@@ -143,7 +143,7 @@ def test_evaluate_on_readonly_run_prints_every_metric_then_fails(trained, faultf
 
 def test_full_disk_while_writing_the_report_is_one_line(trained, faultfs, capsys):
     full = faultfs.full("full", 1024, fill_from=trained)
-    assert main(["report", str(full), "--no-umap"]) == 2
+    assert main(["report", str(full), "--no-umap", "--quiet"]) == 2
     line = one_error_line(capsys.readouterr())
     assert line.startswith(f"softfact: error: cannot write {full}/") and "no space left on device" in line
     assert not (full / "report.html").exists()
