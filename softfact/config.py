@@ -50,6 +50,9 @@ class TrainConfig:
     sigreg: str = "official"         # official | seed
     num_slices: int = 256
     tau: float = 0.0                 # > 0: attraction weighted by exp(-|delta|^2 / tau)
+    # joint decoder (latent operations): recon_weight x BCE of decoding every view; 0 = off
+    recon_weight: float = 0.0
+    decoder_width: int = 32          # ConvDecoder channels of its last stage
     # optimisation
     optimizer: str = "adam"          # adam | adamw
     lr: float = 4e-3
@@ -100,6 +103,9 @@ class TrainConfig:
             raise ConfigError(f"config key 'lambd' must be in [0, 1], got {self.lambd}")
         if not self.cross_weight >= 0:
             raise ConfigError(f"config key 'cross_weight' must be >= 0, got {self.cross_weight}")
+        if not self.recon_weight >= 0 or self.decoder_width < 1:
+            raise ConfigError(f"config keys 'recon_weight' >= 0 and 'decoder_width' >= 1 needed, "
+                              f"got {self.recon_weight}, {self.decoder_width}")
         if self.lr <= 0:
             raise ConfigError(f"config key 'lr' must be > 0, got {self.lr}")
         if self.data == "midi" and not self.midi_dir:

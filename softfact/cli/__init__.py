@@ -12,6 +12,7 @@ COMMANDS = {
     "evaluate": ("evaluate", "the seed's metrics of a run, beside the published figures"),
     "report": ("report", "every figure of the seed for a run, in one HTML page"),
     "sweep": ("sweep", "grids of configs x seeds, with a table and plots"),
+    "decoder": ("decoder", "train a decoder (latent -> image) on a run's frozen encoder"),
 }
 
 

@@ -10,6 +10,8 @@ def _parser():
                      "can be set as --key=value (e.g. --steps 2000 --data midi --midi-dir PATH).")
     p.add_argument("--no-report", action="store_true", help="evaluate only, no report")
     p.add_argument("--no-umap", action="store_true", help="skip the UMAP figures (slowest part)")
+    p.add_argument("--decoder", action="store_true",
+                   help="after training, train a decoder on the frozen encoder (RUN/decoder.pt)")
     return p
 
 
@@ -22,6 +24,9 @@ def main(argv: list[str]) -> int:
     from softfact.evaluation import format_table
     from softfact.run import Run
     run = Run.load(out)
+    if ns.decoder:  # the frozen-encoder decoder stage, before evaluation and report
+        from softfact.cli.decoder import train_run_decoder
+        train_run_decoder(run, resume=resume and run.files.decoder.exists(), progress=not ns.quiet)
     if ns.no_report:
         metrics = run.evaluate().metrics
         page = None

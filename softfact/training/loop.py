@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from softfact.config import TrainConfig
 from softfact.data.sources import build_image_source
 from softfact.data.multicrop import MultiCropBatch, sample_multicrop
 from softfact.data.triplets import sample_triplets
-from softfact.models import ChunkedEncoder, build_encoder, float32_embedding
+from softfact.models import ChunkedEncoder, build_decoder, build_encoder, float32_embedding
 from softfact.losses import factorization_loss, lejepa_loss, pairwise_factorization_loss
 from softfact.training import distributed
 from softfact.training.checkpoint import (CheckpointError, load_checkpoint, load_model_weights,
@@ -59,11 +60,12 @@ def make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Opti
     return cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def compute_losses(model, batch, step: int, cfg: TrainConfig) -> dict:
+def compute_losses(model, batch, step: int, cfg: TrainConfig, decoder=None) -> dict:
     """Encode the anchor and its crops in one pass and combine the configured losses.
 
     ``batch`` is a TripletBatch (the seed's two crops) or a MultiCropBatch (K crops, every
-    pair of crops used).
+    pair of crops used). With a ``decoder`` (``recon_weight`` > 0) every view's embedding is
+    decoded and ``recon_weight`` x its BCE against the view's image is added.
     """
     n = len(batch)
     multi = isinstance(batch, MultiCropBatch)
@@ -97,6 +99,9 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig) -> dict:
         for key, name in (("loss", "jepa"), ("sim", "sim"), ("sigreg", "sigreg")):
             out[name] = scale * sum(p[key] for p in parts)
         out["loss"] = out["loss"] + cfg.jepa_weight * out["jepa"]
+    if decoder is not None:  # joint decoder: the anchor and every crop decode to their images
+        out["recon"] = F.binary_cross_entropy_with_logits(decoder(z), x.float())
+        out["loss"] = out["loss"] + cfg.recon_weight * out["recon"]
     return out
 
 
@@ -136,12 +141,19 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
     model = build_encoder(cfg).to(device, memory_format=torch.channels_last)
     if cfg.amp:  # the precision rule: the embedding layer stays float32 under autocast
         float32_embedding(model)
-    optimizer = make_optimizer(cfg, model)
+    decoder = None
+    if cfg.recon_weight > 0:  # joint decoder, optimised with the encoder
+        decoder = build_decoder(cfg).to(device)
+    optimizer = make_optimizer(cfg, model if decoder is None else torch.nn.ModuleList([model, decoder]))
     gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + info.rank)
     step = 0
     if resume:
         state = load_checkpoint(ckpt_path, expect=cfg)
         load_model_weights(model, state, ckpt_path)
+        if decoder is not None:
+            if "decoder" not in state:
+                raise CheckpointError(f"{ckpt_path} holds no decoder; recon_weight > 0 needs one")
+            load_model_weights(decoder, {"model": state["decoder"]}, f"{ckpt_path} (decoder)")
         optimizer.load_state_dict(state["optimizer"])
         rng = state["rng"]
         if len(rng["data"]) != info.world_size:
@@ -157,13 +169,15 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
     source = build_image_source(cfg, "train")
     chunked = ChunkedEncoder(model, cfg.chunk if device.type == "cpu" else 0)
     net = distributed.wrap(chunked, device, info)
+    dec = distributed.wrap(decoder, device, info) if decoder is not None else None
     log = RunLog(out, cfg, enabled=info.is_main, resume_step=step if resume else None)
 
     def checkpoint(at_step: int) -> None:
         rng = {"data": distributed.gather_objects(gen.get_state(), info),
                "torch": torch.get_rng_state()}
         if info.is_main:
-            save_checkpoint(ckpt_path, model=model, optimizer=optimizer, step=at_step, cfg=cfg, rng=rng)
+            save_checkpoint(ckpt_path, model=model, optimizer=optimizer, step=at_step, cfg=cfg, rng=rng,
+                            decoder=decoder)
         distributed.barrier(info)
 
     # -- the loop ------------------------------------------------------------------------
@@ -175,7 +189,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         for group in optimizer.param_groups:
             group["lr"] = lr
         batch = sample_batch(source, local_batch, cfg, gen)
-        losses = compute_losses(net, batch, step, cfg)
+        losses = compute_losses(net, batch, step, cfg, decoder=dec)
         if not torch.isfinite(losses["loss"]):
             log.close()
             kept = f"last good checkpoint kept at {ckpt_path}" if ckpt_path.exists() else "no checkpoint written yet"

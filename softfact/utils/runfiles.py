@@ -13,6 +13,7 @@ CONFIG = "config.yaml"         # the resolved config, readable
 LOG = "metrics.jsonl"          # one JSON row per logged training step
 METRICS = "metrics.json"       # evaluation results (written by Run.write_metrics only)
 REPORT = "report.html"         # the browsable report
+DECODER = "decoder.pt"         # a decoder trained on the frozen encoder (softfact decoder RUN)
 
 
 @dataclass(frozen=True)
@@ -43,3 +44,7 @@ class RunFiles:
     @property
     def report(self) -> Path:
         return self.root / REPORT
+
+    @property
+    def decoder(self) -> Path:
+        return self.root / DECODER
