@@ -21,11 +21,14 @@ from tqdm.auto import tqdm
 from softfact.data.triplets import sample_triplets
 from softfact.models.decoder import ConvDecoder
 from softfact.training.checkpoint import CheckpointError, load_model_weights
-from softfact.training.loop import TrainingDiverged
 from softfact.utils.io import atomic_write
 
 FORMAT = "softfact-decoder-v1"
 SHAPE_KEYS = ("latent_dim", "image_size", "width")  # a checkpoint must agree on these
+
+
+class DecoderDiverged(RuntimeError):
+    """The decoder's loss became NaN or infinite; the last checkpoint is kept."""
 
 
 @dataclass
@@ -139,7 +142,7 @@ def train_decoder(encoder: torch.nn.Module, source, cfg: DecoderConfig, path: st
             z = encoder(x).float()
         loss = F.binary_cross_entropy_with_logits(decoder(z), x)
         if not torch.isfinite(loss):
-            raise TrainingDiverged(f"decoder loss became {loss.item()} at step {step}; stopped, "
+            raise DecoderDiverged(f"decoder loss became {loss.item()} at step {step}; stopped, "
                                   f"the last checkpoint at {path} is kept")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
