@@ -12,6 +12,8 @@ def _parser():
     p.add_argument("--no-umap", action="store_true", help="skip the UMAP figures (slowest part)")
     p.add_argument("--decoder", action="store_true",
                    help="after training, train a decoder on the frozen encoder (RUN/decoder.pt)")
+    p.add_argument("--decoder-steps", type=int, default=None, metavar="N",
+                   help="steps of that decoder (default: softfact decoder's)")
     return p
 
 
@@ -26,7 +28,9 @@ def main(argv: list[str]) -> int:
     run = Run.load(out)
     if ns.decoder:  # the frozen-encoder decoder stage, before evaluation and report
         from softfact.cli.decoder import train_run_decoder
-        train_run_decoder(run, resume=resume and run.files.decoder.exists(), progress=not ns.quiet)
+        steps = {"steps": ns.decoder_steps} if ns.decoder_steps else {}
+        train_run_decoder(run, resume=resume and run.files.decoder.exists(), progress=not ns.quiet,
+                          **steps)
     if ns.no_report:
         metrics = run.evaluate().metrics
         page = None

@@ -155,3 +155,13 @@ def test_joint_training_saves_and_restores_the_decoder(tmp_path):
     train(cfg_for(tmp_path, "c", steps=3), progress=False)
     with pytest.raises(CheckpointError, match="holds no decoder"):
         train(cfg_for(tmp_path, "c", **kw), resume=True, progress=False)
+
+
+def test_run_command_adds_the_decoder_stage(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli_main(["run", "--steps", "2", "--batch-size", "8", "--device", "cpu", "--quiet",
+                     "--no-report", "--eval-blobs", "16", "--metric-images", "4", "--decoder",
+                     "--decoder-steps", "2", "--out-dir", str(out)]) == 0
+    state = load_decoder_checkpoint(out / "decoder.pt", expect={"latent_dim": 16, "image_size": 16})
+    assert state["step"] == 2 and state["config"]["encoder_step"] == 2
+    assert (out / "metrics.json").exists()
