@@ -169,7 +169,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
     source = build_image_source(cfg, "train")
     chunked = ChunkedEncoder(model, cfg.chunk if device.type == "cpu" else 0)
     net = distributed.wrap(chunked, device, info)
-    dec = distributed.wrap(decoder, device, info) if decoder is not None else None
+    joint = {"decoder": distributed.wrap(decoder, device, info)} if decoder is not None else {}
     log = RunLog(out, cfg, enabled=info.is_main, resume_step=step if resume else None)
 
     def checkpoint(at_step: int) -> None:
@@ -189,7 +189,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
         for group in optimizer.param_groups:
             group["lr"] = lr
         batch = sample_batch(source, local_batch, cfg, gen)
-        losses = compute_losses(net, batch, step, cfg, decoder=dec)
+        losses = compute_losses(net, batch, step, cfg, **joint)
         if not torch.isfinite(losses["loss"]):
             log.close()
             kept = f"last good checkpoint kept at {ckpt_path}" if ckpt_path.exists() else "no checkpoint written yet"
