@@ -150,9 +150,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True,
     if resume:
         state = load_checkpoint(ckpt_path, expect=cfg)
         load_model_weights(model, state, ckpt_path)
+        if ("decoder" in state) != (decoder is not None):  # joint runs resume as joint runs
+            raise CheckpointError(f"{ckpt_path} holds {'a' if 'decoder' in state else 'no'} decoder; "
+                                  f"resume with recon_weight {'> 0' if 'decoder' in state else '0'}")
         if decoder is not None:
-            if "decoder" not in state:
-                raise CheckpointError(f"{ckpt_path} holds no decoder; recon_weight > 0 needs one")
             load_model_weights(decoder, {"model": state["decoder"]}, f"{ckpt_path} (decoder)")
         optimizer.load_state_dict(state["optimizer"])
         rng = state["rng"]

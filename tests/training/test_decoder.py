@@ -155,6 +155,8 @@ def test_joint_training_saves_and_restores_the_decoder(tmp_path):
     train(cfg_for(tmp_path, "c", steps=3), progress=False)
     with pytest.raises(CheckpointError, match="holds no decoder"):
         train(cfg_for(tmp_path, "c", **kw), resume=True, progress=False)
+    with pytest.raises(CheckpointError, match="holds a decoder; resume with recon_weight > 0"):
+        train(cfg_for(tmp_path, "a", steps=8), resume=True, progress=False)
 
 
 def test_run_command_adds_the_decoder_stage(tmp_path, capsys):
