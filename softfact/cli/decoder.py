@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from softfact.config import ConfigError
 from softfact.training.decoder import DecoderConfig
 
 _D = DecoderConfig()
@@ -34,9 +35,9 @@ def train_run_decoder(run, *, steps: int = _D.steps, batch_size: int = _D.batch_
     c = run.config
     for name, v in (("steps", steps), ("batch-size", batch_size), ("width", width)):
         if v < 1:
-            raise ValueError(f"--{name} must be >= 1, got {v}")
+            raise ConfigError(f"--{name} must be >= 1, got {v}")
     if not lr > 0:
-        raise ValueError(f"--lr must be > 0, got {lr}")
+        raise ConfigError(f"--lr must be > 0, got {lr}")
     cfg = DecoderConfig(latent_dim=c.latent_dim, image_size=c.image_size, width=width,
                         max_shift=c.max_shift, wrap=c.wrap, steps=steps, batch_size=batch_size,
                         lr=lr, seed=seed, encoder_step=run.step)
