@@ -98,6 +98,16 @@ class Run:
         load_model_weights(model, self.state, getattr(self, "_checkpoint", self.files.checkpoint))
         return model.to(self.device).eval()
 
+    @cached_property
+    def decoder(self) -> torch.nn.Module | None:
+        """The run's decoder (latent -> image logits), eval mode on the run's device, or None.
+
+        ``RUN/decoder.pt`` (``softfact decoder RUN``, trained on the frozen encoder) if
+        present, else the decoder of a joint run (``recon_weight`` > 0) in its checkpoint.
+        """
+        model = _load_decoder(self)
+        return None if model is None else model.to(self.device).eval()
+
     def source(self, split: str = "val"):
         """The run's images of ``split`` ("train" or "val") as ``image_fn(n, generator)``.
 
@@ -163,3 +173,21 @@ class Run:
     def __repr__(self) -> str:
         return (f"Run({str(self.root)!r}, step={self.step}, encoder={self.config.encoder!r}, "
                 f"data={self.config.data!r})")
+
+
+def _load_decoder(run: Run) -> torch.nn.Module | None:
+    """Run.decoder's weights: RUN/decoder.pt, else the checkpoint's "decoder" entry."""
+    from softfact.models import build_decoder
+    from softfact.training.decoder import decoder_from_state, load_decoder_checkpoint
+    path = run.files.decoder
+    if path.is_file():
+        cfg = run.config
+        state = load_decoder_checkpoint(path, expect={"latent_dim": cfg.latent_dim,
+                                                      "image_size": cfg.image_size})
+        return decoder_from_state(state, path)
+    if "decoder" not in run.state:
+        return None
+    model = build_decoder(run.config)
+    load_model_weights(model, {"model": run.state["decoder"]},
+                       f"{getattr(run, '_checkpoint', run.files.checkpoint)} (decoder)")
+    return model

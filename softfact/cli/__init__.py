@@ -15,6 +15,7 @@ COMMANDS = {
     "sweep": ("sweep", "grids of configs x seeds, with a table and plots"),
     "embed": ("embed", "a MIDI folder -> one embedding per crop window (.npz)"),
     "export": ("export", "portable weights: model.safetensors, config.json and a model card"),
+    "decoder": ("decoder", "train a decoder (latent -> image) on a run's frozen encoder"),
 }
 
 

@@ -12,6 +12,10 @@ def _parser():
     p.add_argument("--no-umap", action="store_true", help="skip the UMAP figures (slowest part)")
     p.add_argument("--soundfont", metavar="PATH",
                    help="a .sf2/.sf3 file: render the report's MIDI files as .wav too")
+    p.add_argument("--decoder", action="store_true",
+                   help="after training, train a decoder on the frozen encoder (RUN/decoder.pt)")
+    p.add_argument("--decoder-steps", type=int, default=None, metavar="N",
+                   help="steps of that decoder (default: softfact decoder's)")
     return p
 
 
@@ -36,6 +40,11 @@ def _main(cfg, resume: bool, ns, renderer) -> int:
     from softfact.evaluation import format_table
     from softfact.run import Run
     run = Run.load(out)
+    if ns.decoder:  # the frozen-encoder decoder stage, before evaluation and report
+        from softfact.cli.decoder import train_run_decoder
+        steps = {"steps": ns.decoder_steps} if ns.decoder_steps else {}
+        train_run_decoder(run, resume=resume and run.files.decoder.exists(), progress=not ns.quiet,
+                          **steps)
     if ns.no_report:
         metrics = run.evaluate(progress=not ns.quiet).metrics
         page = None

@@ -8,11 +8,12 @@ from torch import nn
 
 from softfact.models.chunked import ChunkedEncoder
 from softfact.models.conv import ConvEncoder
+from softfact.models.decoder import ConvDecoder, build_decoder
 from softfact.models.precision import embedding_layer, float32_embedding
 from softfact.models.toy import ToyEncoder
 
 __all__ = ["ChunkedEncoder", "ConvEncoder", "ToyEncoder", "build_encoder", "embedding_layer",
-           "float32_embedding"]
+           "float32_embedding", "ConvDecoder", "build_decoder"]
 
 
 def build_encoder(cfg) -> nn.Module:

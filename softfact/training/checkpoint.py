@@ -20,11 +20,14 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(path: str | Path, *, model, optimizer, step: int, cfg: TrainConfig,
-                    rng: dict) -> None:
+                    rng: dict, decoder=None) -> None:
+    """Write a checkpoint; a joint run's ``decoder`` weights go under "decoder"."""
     state = {"format": FORMAT, "step": int(step), "config": cfg.to_dict(),
              "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
              "optimizer": optimizer.state_dict() if optimizer is not None else None,
              "rng": rng}
+    if decoder is not None:
+        state["decoder"] = {k: v.detach().cpu() for k, v in decoder.state_dict().items()}
 
     def write(tmp):
         # through a Python file: a full disk is then OSError(ENOSPC), not torch's

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from softfact.config import ConfigError, TrainConfig
 from softfact.data.sources import build_image_source
 from softfact.data.multicrop import sample_multicrop
 from softfact.data.triplets import sample_triplets
-from softfact.models import ChunkedEncoder, build_encoder, float32_embedding
+from softfact.models import ChunkedEncoder, build_decoder, build_encoder, float32_embedding
 from softfact.losses import factorization_loss, lejepa_loss, pairwise_factorization_loss
 from softfact.training import distributed
 from softfact.training.checkpoint import (CheckpointError, load_checkpoint, load_model_weights,
@@ -71,11 +72,13 @@ def make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Opti
     return cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def compute_losses(model, batch, step: int, cfg: TrainConfig) -> dict:
+def compute_losses(model, batch, step: int, cfg: TrainConfig, decoder=None) -> dict:
     """Encode the anchors and their K crops in one pass and combine the configured losses.
 
     ``batch`` is a CropBatch: the seed's triplets (K = 2, with its schemes) get the seed's
-    loss exactly; K crops from the multi-crop sampler use every pair of crops.
+    loss exactly; K crops from the multi-crop sampler use every pair of crops. With a
+    ``decoder`` (``recon_weight`` > 0) every view's embedding is decoded and ``recon_weight``
+    x its BCE against the view's image is added.
     """
     n, k = len(batch), batch.k
     # crop-major: the anchors, then crop 1 of every anchor, crop 2, ... (the seed's order)
@@ -106,6 +109,9 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig) -> dict:
         for key, name in (("loss", "jepa"), ("sim", "sim"), ("sigreg", "sigreg")):
             out[name] = scale * sum(p[key] for p in parts)
         out["loss"] = out["loss"] + cfg.jepa_weight * out["jepa"]
+    if decoder is not None:  # joint decoder: the anchor and every crop decode to their images
+        out["recon"] = F.binary_cross_entropy_with_logits(decoder(z), x.float())
+        out["loss"] = out["loss"] + cfg.recon_weight * out["recon"]
     return out
 
 
@@ -138,12 +144,12 @@ def _hold_run_folder(out: Path, info: distributed.DistInfo, cleanup: contextlib.
 
 
 def train_step(net, optimizer, source, n: int, cfg: TrainConfig, gen: torch.Generator,
-               step: int, lr: float) -> dict:
+               step: int, lr: float, decoder=None) -> dict:
     """One update: sample, encode, losses, backward, optimizer step (what ``compile`` captures)."""
     for group in optimizer.param_groups:
         group["lr"] = lr
     batch = sample_batch(source, n, cfg, gen)
-    losses = compute_losses(net, batch, step, cfg)
+    losses = compute_losses(net, batch, step, cfg, decoder=decoder)
     optimizer.zero_grad(set_to_none=True)
     losses["loss"].backward()
     optimizer.step()
@@ -189,12 +195,20 @@ def _train(cfg: TrainConfig, *, resume: bool, progress: bool, on_checkpoint,
     model = build_encoder(cfg).to(device, memory_format=torch.channels_last)
     if cfg.amp:  # the precision rule: the embedding layer stays float32 under autocast
         float32_embedding(model)
-    optimizer = make_optimizer(cfg, model)
+    decoder = None
+    if cfg.recon_weight > 0:  # joint decoder, optimised with the encoder
+        decoder = build_decoder(cfg).to(device)
+    optimizer = make_optimizer(cfg, model if decoder is None else torch.nn.ModuleList([model, decoder]))
     gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + info.rank)
     step = 0
     if resume:
         state = load_checkpoint(ckpt_path, expect=cfg)
         load_model_weights(model, state, ckpt_path)
+        if ("decoder" in state) != (decoder is not None):  # joint runs resume as joint runs
+            raise CheckpointError(f"{ckpt_path} holds {'a' if 'decoder' in state else 'no'} decoder; "
+                                  f"resume with recon_weight {'> 0' if 'decoder' in state else '0'}")
+        if decoder is not None:
+            load_model_weights(decoder, {"model": state["decoder"]}, f"{ckpt_path} (decoder)")
         optimizer.load_state_dict(state["optimizer"])
         rng = state["rng"]
         if len(rng["data"]) != info.world_size:
@@ -215,6 +229,7 @@ def _train(cfg: TrainConfig, *, resume: bool, progress: bool, on_checkpoint,
             print(corpus.summary(), flush=True)
     chunked = ChunkedEncoder(model, cfg.chunk if device.type == "cpu" else 0)
     net = distributed.wrap(chunked, device, info)
+    joint = {"decoder": distributed.wrap(decoder, device, info)} if decoder is not None else {}
     log = RunLog(out, cfg, enabled=info.is_main, resume_step=step if resume else None)
     update = compiled_step(train_step, enabled=cfg.compile, device=device, generator=gen,
                            optimizer=optimizer)
@@ -223,7 +238,8 @@ def _train(cfg: TrainConfig, *, resume: bool, progress: bool, on_checkpoint,
         rng = {"data": distributed.gather_objects(gen.get_state(), info),
                "torch": torch.get_rng_state()}
         if info.is_main:
-            save_checkpoint(ckpt_path, model=model, optimizer=optimizer, step=at_step, cfg=cfg, rng=rng)
+            save_checkpoint(ckpt_path, model=model, optimizer=optimizer, step=at_step, cfg=cfg, rng=rng,
+                            decoder=decoder)
         distributed.barrier(info)
 
     # -- the loop ------------------------------------------------------------------------
@@ -232,7 +248,7 @@ def _train(cfg: TrainConfig, *, resume: bool, progress: bool, on_checkpoint,
     t0 = time.perf_counter()
     while step < cfg.steps:
         lr = lr_at(step, cfg)
-        losses = update(net, optimizer, source, local_batch, cfg, gen, step, lr)
+        losses = update(net, optimizer, source, local_batch, cfg, gen, step, lr, **joint)
         if not torch.isfinite(losses["loss"]):  # the update is done, the checkpoint is not
             log.close()
             kept = f"last good checkpoint kept at {ckpt_path}" if ckpt_path.exists() else "no checkpoint written yet"

@@ -21,6 +21,7 @@ EXPORT_DIR = "export"
 EXPORT_WEIGHTS = "model.safetensors"  # the encoder's weights, nothing else
 EXPORT_CONFIG = "config.json"         # format, step, the resolved config, the metrics
 EXPORT_CARD = "README.md"             # the model card: data, recipe, metrics
+DECODER = "decoder.pt"         # a decoder trained on the frozen encoder (softfact decoder RUN)
 
 
 @dataclass(frozen=True)
@@ -67,3 +68,7 @@ class RunFiles:
     @property
     def export_dir(self) -> Path:
         return self.root / EXPORT_DIR
+
+    @property
+    def decoder(self) -> Path:
+        return self.root / DECODER

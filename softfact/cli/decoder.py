@@ -1,0 +1,59 @@
+"""``softfact decoder RUN``: train a decoder on the run's frozen encoder (RUN/decoder.pt)."""
+from __future__ import annotations
+
+import argparse
+
+from softfact.config import ConfigError
+from softfact.training.decoder import DecoderConfig
+
+_D = DecoderConfig()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="softfact decoder",
+        description="Train a decoder (latent -> image, BCE) on a run's training images and their "
+                    "shifted crops, the encoder frozen; saved as RUN/decoder.pt.")
+    p.add_argument("run", help="run folder")
+    p.add_argument("--steps", type=int, default=_D.steps)
+    p.add_argument("--batch-size", type=int, default=_D.batch_size,
+                   help="anchors per step (each with two shifted crops)")
+    p.add_argument("--lr", type=float, default=_D.lr, help="peak Adam learning rate (cosine decay)")
+    p.add_argument("--width", type=int, default=_D.width, help="channels of the decoder's last stage")
+    p.add_argument("--seed", type=int, default=_D.seed)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--resume", action="store_true", help="continue RUN/decoder.pt (e.g. to more --steps)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def train_run_decoder(run, *, steps: int = _D.steps, batch_size: int = _D.batch_size,
+                      lr: float = _D.lr, width: int = _D.width, seed: int = _D.seed,
+                      resume: bool = False, progress: bool = True):
+    """Train ``run``'s frozen-encoder decoder into ``run.files.decoder``."""
+    from softfact.training.decoder import train_decoder
+    c = run.config
+    for name, v in (("steps", steps), ("batch-size", batch_size), ("width", width)):
+        if v < 1:
+            raise ConfigError(f"--{name} must be >= 1, got {v}")
+    if not lr > 0:
+        raise ConfigError(f"--lr must be > 0, got {lr}")
+    cfg = DecoderConfig(latent_dim=c.latent_dim, image_size=c.image_size, width=width,
+                        max_shift=c.max_shift, wrap=c.wrap, steps=steps, batch_size=batch_size,
+                        lr=lr, seed=seed, encoder_step=run.step)
+    return train_decoder(run.encoder, run.source("train"), cfg, run.files.decoder, resume=resume,
+                         progress=progress, device=run.device)
+
+
+def main(argv: list[str]) -> int:
+    ns = parser().parse_args(argv)
+    import torch
+
+    from softfact.run import Run
+    if ns.threads > 0:
+        torch.set_num_threads(ns.threads)
+    run = Run.load(ns.run)
+    path = train_run_decoder(run, steps=ns.steps, batch_size=ns.batch_size, lr=ns.lr,
+                             width=ns.width, seed=ns.seed, resume=ns.resume, progress=not ns.quiet)
+    print(f"decoder: {path}")
+    return 0

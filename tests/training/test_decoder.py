@@ -1,0 +1,169 @@
+"""The decoder: round trip, its checkpoint (resume, refusal), and joint training in the loop."""
+import pytest
+import torch
+from torch import nn
+
+from softfact.cli import main as cli_main
+from softfact.config import resolve
+from softfact.data.blobs import make_blobs, translate
+from softfact.models import ConvDecoder, build_decoder
+from softfact.run import Run
+from softfact.training import CheckpointError, load_checkpoint, train
+from softfact.training import loop as loop_mod
+from softfact.training.decoder import (DecoderConfig, load_decoder_checkpoint,
+                                       save_decoder_checkpoint, train_decoder)
+from softfact.training.runlog import read_metrics
+
+
+def cfg_for(tmp_path, name="run", **kw):
+    base = dict(steps=6, batch_size=16, log_every=1, ckpt_every=3, device="cpu",
+                out_dir=str(tmp_path / name))
+    base.update(kw)
+    return resolve("seed", None, {k: str(v) for k, v in base.items()})
+
+
+class FixedImages:
+    """image_fn drawing from a few fixed images."""
+
+    def __init__(self, images):
+        self.images = images
+
+    def __call__(self, n, generator):
+        return self.images[torch.randint(0, len(self.images), (n,), generator=generator)]
+
+
+def test_decoder_shapes_and_bad_input():
+    assert ConvDecoder(latent_dim=8, image_size=16, width=8)(torch.zeros(3, 8)).shape == (3, 1, 16, 16)
+    assert ConvDecoder(latent_dim=8, image_size=64, width=8)(torch.zeros(2, 8)).shape == (2, 1, 64, 64)
+    assert ConvDecoder(latent_dim=8, image_size=24, width=8)(torch.zeros(2, 8)).shape == (2, 1, 24, 24)
+    with pytest.raises(ValueError, match=r"got shape \(3, 5\)"):
+        ConvDecoder(latent_dim=8, image_size=16)(torch.zeros(3, 5))
+
+
+def test_decoder_round_trips_a_trivially_encodable_set():
+    # four images, each encoded by its own one-hot code: the decoder alone must give them back
+    torch.manual_seed(0)
+    images = make_blobs(4, generator=torch.Generator().manual_seed(1))
+    dec, z = ConvDecoder(latent_dim=4, image_size=16, width=16), torch.eye(4)
+    opt = torch.optim.Adam(dec.parameters(), lr=1e-2)
+    for _ in range(120):
+        loss = nn.functional.binary_cross_entropy_with_logits(dec(z), images)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert torch.equal((dec(z) > 0).float(), images)
+
+
+def test_frozen_decoder_training_fits_shifted_images(tmp_path):
+    # the encoder is the identity on pixels, so every shifted crop is encodable
+    images = make_blobs(4, generator=torch.Generator().manual_seed(1))
+    encoder = nn.Flatten()
+    cfg = DecoderConfig(latent_dim=256, image_size=16, width=8, max_shift=1, steps=60,
+                        batch_size=16, lr=2e-2)
+    path = train_decoder(encoder, FixedImages(images), cfg, tmp_path / "decoder.pt", progress=False)
+    state = load_decoder_checkpoint(path, expect={"latent_dim": 256})
+    assert state["step"] == 60
+    torch.manual_seed(cfg.seed)  # the same initial weights as the trained one
+    dec = ConvDecoder(latent_dim=256, image_size=16, width=8)
+    x = torch.cat([translate(images, dy, dx) for dy, dx in ((0, 0), (1, 0), (0, -1), (-1, 1))])
+    with torch.no_grad():
+        before = nn.functional.binary_cross_entropy_with_logits(dec(encoder(x)), x)
+        dec.load_state_dict(state["decoder"])
+        after = nn.functional.binary_cross_entropy_with_logits(dec(encoder(x)), x)
+    assert after < 0.4 * before, (float(before), float(after))
+
+
+def test_decoder_resume_is_bit_exact(tmp_path):
+    images = make_blobs(32, generator=torch.Generator().manual_seed(2))
+    enc = nn.Sequential(nn.Flatten(), nn.Linear(256, 8))
+    src = FixedImages(images)
+    kw = dict(latent_dim=8, image_size=16, width=8, batch_size=8)
+    train_decoder(enc, src, DecoderConfig(steps=8, **kw), tmp_path / "a.pt", progress=False)
+    train_decoder(enc, src, DecoderConfig(steps=4, **kw), tmp_path / "b.pt", progress=False)
+    train_decoder(enc, src, DecoderConfig(steps=8, **kw), tmp_path / "b.pt", resume=True, progress=False)
+    a, b = load_decoder_checkpoint(tmp_path / "a.pt"), load_decoder_checkpoint(tmp_path / "b.pt")
+    assert a["step"] == b["step"] == 8
+    for k in a["decoder"]:
+        assert torch.equal(a["decoder"][k], b["decoder"][k]), k
+    with pytest.raises(CheckpointError, match="already exists; pass --resume"):
+        train_decoder(enc, src, DecoderConfig(steps=8, **kw), tmp_path / "a.pt", progress=False)
+
+
+def test_cli_trains_a_run_decoder_and_refuses_one_of_another_model(tmp_path, capsys):
+    run_dir = train(cfg_for(tmp_path, steps=2, batch_size=8), progress=False)
+    assert Run.load(run_dir).decoder is None
+    assert cli_main(["decoder", str(run_dir), "--steps", "3", "--batch-size", "4", "--width", "8",
+                     "--threads", "1", "--quiet"]) == 0
+    dec = Run.load(run_dir).decoder
+    assert isinstance(dec, ConvDecoder) and not dec.training
+    assert dec(torch.zeros(1, 16)).shape == (1, 1, 16, 16)
+    # a decoder checkpoint of another model (latent_dim 8, the run's is 16)
+    other = ConvDecoder(latent_dim=8, image_size=16, width=8)
+    save_decoder_checkpoint(run_dir / "decoder.pt", decoder=other,
+                            optimizer=torch.optim.Adam(other.parameters()), step=1,
+                            cfg=DecoderConfig(latent_dim=8, width=8), rng={})
+    capsys.readouterr()
+    assert cli_main(["decoder", str(run_dir), "--resume", "--steps", "4", "--width", "8", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("softfact: error: ")
+    assert "of another model (latent_dim: checkpoint 8 vs requested 16" in err
+    with pytest.raises(CheckpointError, match="latent_dim: checkpoint 8 vs requested 16"):
+        Run.load(run_dir).decoder
+
+
+def test_recon_weight_zero_leaves_the_loop_unchanged(tmp_path, monkeypatch):
+    plain = train(cfg_for(tmp_path, "plain"), progress=False)
+
+    def never(*a, **k):
+        raise AssertionError("no decoder is built when recon_weight is 0")
+
+    monkeypatch.setattr(loop_mod, "build_decoder", never)
+    zero = train(cfg_for(tmp_path, "zero", recon_weight=0), progress=False)
+    # the same losses as the seed's path with the option off, and no trace of a decoder
+    assert [r["loss"] for r in read_metrics(plain)] == [r["loss"] for r in read_metrics(zero)]
+    assert "recon" not in read_metrics(zero)[0] and "decoder" not in load_checkpoint(zero)
+
+
+def test_compute_losses_adds_weighted_reconstruction():
+    from softfact.data.triplets import sample_triplets
+    from softfact.data.blobs import BlobSource
+    cfg = resolve("seed", None, {"recon_weight": "0.5", "latent_dim": "8"})
+    torch.manual_seed(0)
+    enc, dec = loop_mod.build_encoder(cfg), build_decoder(cfg, width=8)
+    batch = sample_triplets(BlobSource(), 8, max_shift=4, generator=torch.Generator().manual_seed(0))
+    without = loop_mod.compute_losses(enc, batch, 0, cfg)
+    with_dec = loop_mod.compute_losses(enc, batch, 0, cfg, decoder=dec)
+    x = torch.cat([batch.anchor, batch.crop1, batch.crop2])
+    bce = nn.functional.binary_cross_entropy_with_logits(dec(enc(x)), x)
+    assert torch.allclose(with_dec["recon"], bce, atol=1e-6)
+    assert torch.allclose(with_dec["loss"], without["loss"] + 0.5 * bce, atol=1e-6)
+
+
+def test_joint_training_saves_and_restores_the_decoder(tmp_path):
+    kw = dict(recon_weight=1.0, decoder_width=8)
+    straight = train(cfg_for(tmp_path, "a", **kw), progress=False)
+    train(cfg_for(tmp_path, "b", steps=3, **kw), progress=False)
+    resumed = train(cfg_for(tmp_path, "b", **kw), resume=True, progress=False)
+    sa, sb = load_checkpoint(straight), load_checkpoint(resumed)
+    for k in sa["decoder"]:
+        assert torch.equal(sa["decoder"][k], sb["decoder"][k]), k
+    assert [r["recon"] for r in read_metrics(straight)] == [r["recon"] for r in read_metrics(resumed)]
+    dec = Run.load(straight).decoder
+    for k, v in dec.state_dict().items():
+        assert torch.equal(v, sa["decoder"][k]), k
+    # a checkpoint without a decoder cannot be resumed as a joint run
+    train(cfg_for(tmp_path, "c", steps=3), progress=False)
+    with pytest.raises(CheckpointError, match="holds no decoder"):
+        train(cfg_for(tmp_path, "c", **kw), resume=True, progress=False)
+    with pytest.raises(CheckpointError, match="holds a decoder; resume with recon_weight > 0"):
+        train(cfg_for(tmp_path, "a", steps=8), resume=True, progress=False)
+
+
+def test_run_command_adds_the_decoder_stage(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli_main(["run", "--steps", "2", "--batch-size", "8", "--device", "cpu", "--quiet",
+                     "--no-report", "--eval-blobs", "16", "--metric-images", "4", "--decoder",
+                     "--decoder-steps", "2", "--out-dir", str(out)]) == 0
+    state = load_decoder_checkpoint(out / "decoder.pt", expect={"latent_dim": 16, "image_size": 16})
+    assert state["step"] == 2 and state["config"]["encoder_step"] == 2
+    assert (out / "metrics.json").exists()
