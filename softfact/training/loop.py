@@ -149,7 +149,7 @@ def train_step(net, optimizer, source, n: int, cfg: TrainConfig, gen: torch.Gene
     for group in optimizer.param_groups:
         group["lr"] = lr
     batch = sample_batch(source, n, cfg, gen)
-    losses = compute_losses(net, batch, step, cfg, decoder=decoder)
+    losses = compute_losses(net, batch, step, cfg, **({} if decoder is None else {"decoder": decoder}))
     optimizer.zero_grad(set_to_none=True)
     losses["loss"].backward()
     optimizer.step()
