@@ -50,6 +50,10 @@ class TrainConfig:
     sigreg: str = "official"         # official | seed
     num_slices: int = 256
     tau: float = 0.0                 # > 0: attraction weighted by exp(-|delta|^2 / tau)
+    # latent arithmetic (losses/arithmetic.py; 0 = off, the seed's objective)
+    shared_weight: float = 0.0       # seed's cosine loss on crops of different anchors
+    magnitude_weight: float = 0.0    # |d| proportional to |shift| within each factor
+    linear_weight: float = 0.0       # 1 - R^2 of one linear map d ~ shift W for the whole batch
     # optimisation
     optimizer: str = "adam"          # adam | adamw
     lr: float = 4e-3
@@ -100,6 +104,9 @@ class TrainConfig:
             raise ConfigError(f"config key 'lambd' must be in [0, 1], got {self.lambd}")
         if not self.cross_weight >= 0:
             raise ConfigError(f"config key 'cross_weight' must be >= 0, got {self.cross_weight}")
+        for key in ("shared_weight", "magnitude_weight", "linear_weight"):
+            if not getattr(self, key) >= 0:
+                raise ConfigError(f"config key '{key}' must be >= 0, got {getattr(self, key)}")
         if self.lr <= 0:
             raise ConfigError(f"config key 'lr' must be > 0, got {self.lr}")
         if self.data == "midi" and not self.midi_dir:
@@ -128,6 +135,11 @@ PRESETS: dict[str, dict] = {
     "cpu": {"crops": 6, "antithetic": True, "cross_weight": 1.5, "batch_size": 128, "steps": 3500,
             "lr": 1.2e-2, "schedule": "cosine", "warmup_steps": 100, "min_lr_ratio": 0.05,
             "ckpt_every": 500},
+    # The cpu recipe plus latent arithmetic: one linear map of the shifts for every input
+    # (benchmarks/results/arithmetic.md has the measurements behind it).
+    "ops": {"crops": 6, "antithetic": True, "cross_weight": 1.5, "batch_size": 128, "steps": 3500,
+            "lr": 1.2e-2, "schedule": "cosine", "warmup_steps": 100, "min_lr_ratio": 0.05,
+            "ckpt_every": 500, "linear_weight": 1.0},
 }
 
 
