@@ -195,6 +195,8 @@ def parse(argv: list[str]):
         raise ConfigError(f"--weights must be >= 0, got {ns.weights!r}")
     overrides = parse_overrides(rest)
     ns.vary = parse_vary(ns.vary) if ns.vary else None
+    if ns.vary and ns.configs:
+        raise ConfigError("--configs picks configs of the LeJEPA grid; with --vary list the values instead")
     if ns.vary and ns.vary[0] in overrides:
         raise ConfigError(f"--{ns.vary[0].replace('_', '-')} is set by --vary")
     for k in ("out_dir", "seed") if ns.vary else ("out_dir", "seed", "fact_weight", "use_jepa"):

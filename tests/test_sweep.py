@@ -90,6 +90,8 @@ def test_vary_bad_options():
         sweep.parse_vary("shared_weight")
     with pytest.raises(ConfigError, match="set by the sweep"):
         sweep.parse_vary("seed=0,1")
+    with pytest.raises(ConfigError, match="with --vary list the values"):
+        sweep.parse(["--vary", "lr=1e-3", "--configs", "w1"])
     with pytest.raises(ConfigError, match="set by --vary"):
         sweep.parse(["--vary", "lr=1e-3,1e-2", "--lr=1"])
     with pytest.raises(ConfigError, match="'shared_weight' must be >= 0"):
