@@ -136,7 +136,7 @@ PRESETS: dict[str, dict] = {
             "lr": 1.2e-2, "schedule": "cosine", "warmup_steps": 100, "min_lr_ratio": 0.05,
             "ckpt_every": 500},
     # The cpu recipe plus latent arithmetic: one linear map of the shifts for every input.
-    # Measured at 1,500 steps (2 seeds): consistency 0.51 -> 0.85, analogy top-1 0.12 -> 0.33,
+    # Measured at 1,500 steps (3 seeds): consistency 0.51 -> 0.85, analogy top-1 0.12 -> 0.33,
     # additivity 0.23 -> 0.12, at the cost of the seed's cross |cos| (0.14 -> 0.26); the issue's
     # targets are not reached (benchmarks/results/arithmetic.md).
     "ops": {"crops": 6, "antithetic": True, "cross_weight": 1.5, "batch_size": 128, "steps": 3500,
