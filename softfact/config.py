@@ -61,6 +61,10 @@ class TrainConfig:
     # joint decoder (latent operations): recon_weight x BCE of decoding every view; 0 = off
     recon_weight: float = 0.0
     decoder_width: int = 32          # ConvDecoder channels of its last stage
+    # latent arithmetic (losses/arithmetic.py; 0 = off, the seed's objective)
+    shared_weight: float = 0.0       # seed's cosine loss on crops of different anchors
+    magnitude_weight: float = 0.0    # |d| proportional to |shift| within each factor
+    linear_weight: float = 0.0       # 1 - R^2 of one linear map d ~ shift W for the whole batch
     # optimisation
     optimizer: str = "adam"          # adam | adamw
     lr: float = 4e-3
@@ -122,6 +126,9 @@ class TrainConfig:
         if not self.recon_weight >= 0 or self.decoder_width < 1:
             raise ConfigError(f"config keys 'recon_weight' >= 0 and 'decoder_width' >= 1 needed, "
                               f"got {self.recon_weight}, {self.decoder_width}")
+        for key in ("shared_weight", "magnitude_weight", "linear_weight"):
+            if not getattr(self, key) >= 0:
+                raise ConfigError(f"config key '{key}' must be >= 0, got {getattr(self, key)}")
         if self.lr <= 0:
             raise ConfigError(f"config key 'lr' must be > 0, got {self.lr}")
         if self.data == "midi" and not self.midi_dir:
@@ -178,6 +185,13 @@ PRESETS: dict[str, dict] = {
     "rae": {"crops": 6, "antithetic": True, "cross_weight": 1.5, "batch_size": 128, "steps": 3500,
             "lr": 1.2e-2, "schedule": "cosine", "warmup_steps": 100, "min_lr_ratio": 0.05,
             "ckpt_every": 500, "latent_dim": 64, "recon_weight": 1.0, "decoder_width": 32},
+    # The cpu recipe plus latent arithmetic: one linear map of the shifts for every input.
+    # Measured at 1,500 steps (3 seeds): consistency 0.51 -> 0.85, analogy top-1 0.12 -> 0.33,
+    # additivity 0.23 -> 0.12, at the cost of the seed's cross |cos| (0.14 -> 0.26); the issue's
+    # targets are not reached (benchmarks/results/arithmetic.md).
+    "ops": {"crops": 6, "antithetic": True, "cross_weight": 1.5, "batch_size": 128, "steps": 3500,
+            "lr": 1.2e-2, "schedule": "cosine", "warmup_steps": 100, "min_lr_ratio": 0.05,
+            "ckpt_every": 500, "linear_weight": 1.0},
 }
 
 

@@ -7,6 +7,10 @@ initialised encoder of each seed, evaluated without a step). Run k of config C g
 resumed, so an interrupted sweep continues where it stopped. Outputs (written atomically):
 ``OUT/sweep.csv`` (one row per run), ``OUT/sweep.md`` (mean ± std per config) and
 ``OUT/sweep.png`` (every metric against the weight, error bars = std over seeds).
+
+``--vary KEY=v1,v2,...`` sweeps any one TrainConfig key instead (configs ``KEY=v``, nothing
+else changed from the preset): the table, and the plot against that key, plus
+``OUT/tradeoff.png``, the seed's figures against the arithmetic metrics (one point per value).
 """
 from __future__ import annotations
 
@@ -45,6 +49,26 @@ def grid(weights, seeds: int, names: list[str] | None = None) -> list[tuple[str,
             raise ConfigError(f"unknown sweep config(s) {bad}; choose from {list(configs)}")
         configs = {n: configs[n] for n in configs if n in names}
     return [(name, keys, s) for s in range(seeds) for name, keys in configs.items()]
+
+
+def vary_grid(key: str, values: list[str], seeds: int) -> list[tuple[str, dict, int]]:
+    """[(f"{key}={v}", {key: v}, seed)] for every value and seed: a one-key sweep."""
+    return [(f"{key}={v}", {key: v}, s) for s in range(seeds) for v in values]
+
+
+def parse_vary(text: str) -> tuple[str, list[str]]:
+    """``'shared_weight=0,0.3,1'`` -> ('shared_weight', ['0', '0.3', '1']), the key checked."""
+    from softfact.config import TrainConfig, apply
+    key, sep, vals = text.partition("=")
+    key = key.strip().lstrip("-").replace("-", "_")
+    values = [v.strip() for v in vals.split(",") if v.strip()]
+    if not sep or not key or not values:
+        raise ConfigError(f"--vary must be KEY=v1,v2,... (e.g. shared_weight=0,0.3,1), got {text!r}")
+    if key in ("out_dir", "seed"):
+        raise ConfigError(f"--vary {key} is set by the sweep; use --out or --seeds")
+    for v in values:
+        apply(TrainConfig(), {key: v})  # unknown key or wrong type: one line naming it
+    return key, values
 
 
 def run_config(name: str, keys: dict, seed: int, out: Path, *, preset: str,
@@ -104,7 +128,7 @@ def execute(name: str, cfg: TrainConfig) -> dict:
     return Run.load(run).metrics()
 
 
-def collect(plan, out: Path, cfgs: dict) -> list[dict]:
+def collect(plan, out: Path, cfgs: dict, vary: str | None = None) -> list[dict]:
     from softfact.training.runlog import read_metrics
     rows = []
     for name, _, seed in plan:
@@ -117,11 +141,14 @@ def collect(plan, out: Path, cfgs: dict) -> list[dict]:
         row = {"config": name, "seed": seed, "fact_weight": cfg.fact_weight if name != "untrained" else None,
                "use_jepa": cfg.use_jepa if name != "untrained" else None, **m}
         row["train_s"] = log[-1]["time"] if log else 0.0
+        if vary and isinstance(getattr(cfg, vary), (int, float)) and not isinstance(getattr(cfg, vary), bool):
+            row[vary] = getattr(cfg, vary)  # the swept value, as a column of the table and x of the plots
         rows.append(row)
     return rows
 
 
-def write_outputs(rows: list[dict], out: Path, names: list[str], *, plot: bool = True) -> None:
+def write_outputs(rows: list[dict], out: Path, names: list[str], *, plot: bool = True,
+                  vary: str | None = None) -> None:
     from softfact.metrics.summary import aggregate, markdown_table, metric_names, runs_csv
     agg = aggregate(rows, order=names)
     atomic_write(out / "sweep.csv", lambda tmp: Path(tmp).write_text(runs_csv(rows)))
@@ -129,12 +156,21 @@ def write_outputs(rows: list[dict], out: Path, names: list[str], *, plot: bool =
     metrics = [k for k in metric_names(rows) if k != "train_s"]
     if not plot or not agg or not metrics:
         return
-    from softfact.plotting.sweep import plot_sweep
+    from softfact.plotting.sweep import plot_sweep, plot_tradeoff
     import matplotlib.pyplot as plt
-    fig = plot_sweep(agg, metrics, weighted=[n for n in names if n.startswith("w")],
-                     ablations=[n for n in names if not n.startswith("w")])
+    if vary:
+        metrics = [k for k in metrics if k != vary]
+        fig = plot_sweep(agg, metrics, weighted=names, ablations=[], x_key=vary)
+    else:
+        fig = plot_sweep(agg, metrics, weighted=[n for n in names if n.startswith("w")],
+                         ablations=[n for n in names if not n.startswith("w")])
     atomic_write(out / "sweep.png", lambda tmp: fig.savefig(tmp, format="png", dpi=90))
     plt.close(fig)
+    if vary and all(k in metrics for k in ("analogy_top1", "additivity_err")):
+        from softfact.evaluation.protocol import QUALITY_BAR
+        fig = plot_tradeoff(agg, label_key=vary, bars=QUALITY_BAR)
+        atomic_write(out / "tradeoff.png", lambda tmp: fig.savefig(tmp, format="png", dpi=90))
+        plt.close(fig)
 
 
 def parse(argv: list[str]):
@@ -145,6 +181,8 @@ def parse(argv: list[str]):
     p.add_argument("--weights", default=",".join(f"{w:g}" for w in DEFAULT_WEIGHTS),
                    help="factorization weights of the LeJEPA grid, comma-separated")
     p.add_argument("--configs", default="", help="run only these configs (e.g. w1,fact-only)")
+    p.add_argument("--vary", default=None, metavar="KEY=V1,V2,...",
+                   help="sweep this one config key instead of the LeJEPA grid (e.g. shared_weight=0,0.3,1)")
     p.add_argument("--preset", default="cpu", choices=sorted(PRESETS))
     p.add_argument("--config", default=None, help="YAML file of config keys for every run")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -158,7 +196,12 @@ def parse(argv: list[str]):
     if any(w < 0 for w in weights):
         raise ConfigError(f"--weights must be >= 0, got {ns.weights!r}")
     overrides = parse_overrides(rest)
-    for k in ("out_dir", "seed", "fact_weight", "use_jepa"):
+    ns.vary = parse_vary(ns.vary) if ns.vary else None
+    if ns.vary and ns.configs:
+        raise ConfigError("--configs picks configs of the LeJEPA grid; with --vary list the values instead")
+    if ns.vary and ns.vary[0] in overrides:
+        raise ConfigError(f"--{ns.vary[0].replace('_', '-')} is set by --vary")
+    for k in ("out_dir", "seed") if ns.vary else ("out_dir", "seed", "fact_weight", "use_jepa"):
         if k in overrides:
             raise ConfigError(f"--{k.replace('_', '-')} is set by the sweep; use --out, --seeds, "
                               f"--weights or --configs")
@@ -169,7 +212,8 @@ def parse(argv: list[str]):
 def main(argv: list[str]) -> int:
     ns, weights, overrides, names = parse(argv)
     out = Path(ns.out)
-    plan = grid(weights, ns.seeds, names or None)
+    vary = ns.vary[0] if ns.vary else None
+    plan = vary_grid(*ns.vary, ns.seeds) if vary else grid(weights, ns.seeds, names or None)
     cfgs = {(n, s): run_config(n, k, s, out, preset=ns.preset, config_file=ns.config,
                                overrides=overrides) for n, k, s in plan}  # validate all first
     order = list(dict.fromkeys(n for n, _, _ in plan))
@@ -178,9 +222,9 @@ def main(argv: list[str]) -> int:
     for name, _, seed in bar:
         bar.set_postfix_str(f"{name}-s{seed}")
         execute(name, cfgs[(name, seed)])
-        write_outputs(collect(plan, out, cfgs), out, order, plot=False)  # partial table per run
+        write_outputs(collect(plan, out, cfgs, vary), out, order, plot=False, vary=vary)  # partial table per run
     bar.close()
-    write_outputs(collect(plan, out, cfgs), out, order)
+    write_outputs(collect(plan, out, cfgs, vary), out, order, vary=vary)
     print(f"sweep: {len(plan)} runs in {time.perf_counter() - t0:.0f} s; "
           f"table {out / 'sweep.md'}, plot {out / 'sweep.png'}")
     return 0

@@ -60,3 +60,39 @@ def test_grid_and_bad_options():
         sweep.parse(["--fact-weight=2"])
     with pytest.raises(ConfigError, match="unknown config key"):
         sweep.main(["--out", "unused", "--seeds", "1", "--configs", "untrained", "--nosuchkey=1"])
+
+
+def test_vary_sweeps_any_one_key_with_table_plot_and_tradeoff(tmp_path):
+    out = tmp_path / "sv"
+    args = ["--out", str(out), "--seeds", "1", "--vary", "linear_weight=0,2", "--quiet", *ARGS[6:]]
+    assert sweep.main(args) == 0
+    rows = list(csv.DictReader((out / "sweep.csv").open()))
+    assert [(r["config"], r["linear_weight"]) for r in rows] == [("linear_weight=0", "0.0"),
+                                                                 ("linear_weight=2", "2.0")]
+    assert rows[0]["analogy_top1"] != "" and rows[0]["same_sign_cos"] != ""
+    assert (out / "linear_weight=2-s0").is_dir()
+    from softfact.run import Run
+    assert Run.load(out / "linear_weight=2-s0").config.linear_weight == 2.0
+    assert Run.load(out / "linear_weight=0-s0").config.use_jepa is False  # nothing else changed
+    md = (out / "sweep.md").read_text()
+    assert "linear_weight=0 (n=1)" in md and "| analogy_top1 |" in md
+    for png in ("sweep.png", "tradeoff.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_vary_bad_options():
+    assert sweep.parse_vary("shared-weight=0,0.3, 1") == ("shared_weight", ["0", "0.3", "1"])
+    with pytest.raises(ConfigError, match="unknown config key 'sharedweight'"):
+        sweep.parse_vary("sharedweight=0,1")
+    with pytest.raises(ConfigError, match="'steps' expects int, got 'x'"):
+        sweep.parse_vary("steps=10,x")
+    with pytest.raises(ConfigError, match="KEY=v1,v2"):
+        sweep.parse_vary("shared_weight")
+    with pytest.raises(ConfigError, match="set by the sweep"):
+        sweep.parse_vary("seed=0,1")
+    with pytest.raises(ConfigError, match="with --vary list the values"):
+        sweep.parse(["--vary", "lr=1e-3", "--configs", "w1"])
+    with pytest.raises(ConfigError, match="set by --vary"):
+        sweep.parse(["--vary", "lr=1e-3,1e-2", "--lr=1"])
+    with pytest.raises(ConfigError, match="'shared_weight' must be >= 0"):
+        sweep.main(["--out", "unused", "--seeds", "1", "--vary", "shared_weight=-1", "--quiet"])

@@ -2,10 +2,15 @@
 from softfact.losses.factorization import (
     FactorizationLoss, difference_cosine, factorization_loss, pairwise_factorization_loss, shift_cosine_targets)
 from softfact.losses.factorization import MultiScaleFactorizationLoss, multiscale_factorization_loss
+from softfact.losses.arithmetic import (
+    ArithmeticLoss, LinearShiftLoss, MagnitudeLoss, SharedDirectionLoss, linear_shift_loss, magnitude_loss,
+    shared_direction_loss)
 from softfact.losses.lejepa import LeJEPALoss, attraction_loss, lejepa_loss
 from softfact.losses.sigreg import SIGREG_VARIANTS, sigreg, sigreg_seed
 
 __all__ = ["FactorizationLoss", "LeJEPALoss", "SIGREG_VARIANTS", "attraction_loss",
            "difference_cosine", "factorization_loss", "pairwise_factorization_loss", "lejepa_loss", "shift_cosine_targets",
-           "sigreg", "sigreg_seed"]
+           "sigreg", "sigreg_seed",
+           "ArithmeticLoss", "LinearShiftLoss", "MagnitudeLoss", "SharedDirectionLoss", "linear_shift_loss",
+           "magnitude_loss", "shared_direction_loss"]
 __all__ += ["MultiScaleFactorizationLoss", "multiscale_factorization_loss"]  # token / multi-scale form

@@ -24,7 +24,7 @@ from softfact.data.sources import build_image_source
 from softfact.data.multicrop import sample_multicrop
 from softfact.data.triplets import sample_triplets
 from softfact.models import ChunkedEncoder, build_decoder, build_encoder, float32_embedding
-from softfact.losses import factorization_loss, lejepa_loss, pairwise_factorization_loss
+from softfact.losses import ArithmeticLoss, factorization_loss, lejepa_loss, pairwise_factorization_loss
 from softfact.training import distributed
 from softfact.training.checkpoint import (CheckpointError, load_checkpoint, load_model_weights,
                                           save_checkpoint)
@@ -99,6 +99,12 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig, decoder=None) -> d
                                            valid=batch.distinct, cross_weight=cfg.cross_weight)
     views, deltas = list(zc.unbind(1)), list(batch.deltas.unbind(1))
     out = {"fact": fact, "loss": cfg.fact_weight * fact}
+    # latent arithmetic (off by default): tie difference vectors across the anchors of the batch
+    if cfg.shared_weight > 0 or cfg.magnitude_weight > 0 or cfg.linear_weight > 0:
+        arith = ArithmeticLoss(cfg.shared_weight, cfg.magnitude_weight, cfg.linear_weight)(
+            z_anchor=za, z_crops=zc, deltas=batch.deltas)
+        out["loss"] = out["loss"] + arith.pop("loss")
+        out.update(arith)
     if cfg.use_jepa:
         kw = dict(step=step, lambd=cfg.lambd, variant=cfg.sigreg, num_slices=cfg.num_slices)
         if cfg.tau > 0:
