@@ -16,7 +16,7 @@ def train_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--config", help="YAML file of config keys")
     p.add_argument("--preset", default="seed", choices=sorted(PRESETS),
                    help="seed: the notebook's settings (default); cpu: the fast laptop recipe; "
-                        "rae: cpu + a jointly trained decoder")
+                        "ops: cpu + the latent-arithmetic loss; rae: cpu + a jointly trained decoder")
     p.add_argument("--resume", nargs="?", const=True, default=False, metavar="RUN_DIR",
                    help="continue the run in --out-dir (or RUN_DIR) from its checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
