@@ -1,4 +1,6 @@
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -22,3 +24,12 @@ def oracle():
 @pytest.fixture
 def constant_encoder():
     return lambda x: torch.ones(x.shape[0], D)
+
+
+@pytest.fixture
+def golden_run(tmp_path):
+    """A run folder holding the fixed checkpoint of tests/golden/ (a 30-step toy run)."""
+    run = tmp_path / "golden-run"
+    run.mkdir()
+    shutil.copy(Path(__file__).parent / "golden" / "checkpoint.pt", run / "checkpoint.pt")
+    return run

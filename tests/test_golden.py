@@ -5,7 +5,6 @@ one place; any change to a number there must be intended (see tests/golden/READM
 """
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,33 +15,25 @@ from softfact.run import Run
 GOLDEN = Path(__file__).parent / "golden"
 
 
-@pytest.fixture
-def run_dir(tmp_path):
-    run = tmp_path / "golden-run"
-    run.mkdir()
-    shutil.copy(GOLDEN / "checkpoint.pt", run / "checkpoint.pt")
-    return run
-
-
-def test_metrics_of_the_fixed_checkpoint_are_unchanged(run_dir):
+def test_metrics_of_the_fixed_checkpoint_are_unchanged(golden_run):
     want = json.loads((GOLDEN / "metrics.json").read_text())
-    got = Run.load(run_dir).evaluate().metrics
+    got = Run.load(golden_run).evaluate().metrics
     assert set(got) == set(want)
     for key, value in want.items():
         assert got[key] == pytest.approx(value, abs=1e-6), key
-    assert json.loads((run_dir / "metrics.json").read_text()) == got
+    assert json.loads((golden_run / "metrics.json").read_text()) == got
 
 
-def test_the_printed_table_is_unchanged(run_dir, capsys):
-    assert main(["evaluate", str(run_dir)]) == 0
+def test_the_printed_table_is_unchanged(golden_run, capsys):
+    assert main(["evaluate", str(golden_run)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[:-1] == (GOLDEN / "evaluate.txt").read_text().splitlines()
-    assert lines[-1] == f"written: {run_dir / 'metrics.json'}"
+    assert lines[-1] == f"written: {golden_run / 'metrics.json'}"
 
 
-def test_the_report_keeps_its_sections_in_order(run_dir):
+def test_the_report_keeps_its_sections_in_order(golden_run):
     from softfact.report import build_report
-    page = build_report(run_dir, umap=False, n_svd=4, n_points_images=4).read_text()
+    page = build_report(golden_run, umap=False, n_svd=4, n_points_images=4).read_text()
     ids = re.findall(r'<section id="([^"]+)"', page)
     titles = re.findall(r"<h2[^>]*>([^<]+)</h2>", page)
     want = json.loads((GOLDEN / "report_sections.json").read_text())
@@ -50,4 +41,4 @@ def test_the_report_keeps_its_sections_in_order(run_dir):
     assert [(i, t) for i, t in zip(ids, titles) if i in dict(want)] == [tuple(w) for w in want]
     # `evaluate` and `report` leave the same keys in metrics.json
     golden = json.loads((GOLDEN / "metrics.json").read_text())
-    assert set(json.loads((run_dir / "metrics.json").read_text())) == set(golden)
+    assert set(json.loads((golden_run / "metrics.json").read_text())) == set(golden)

@@ -13,18 +13,13 @@ import numpy as np
 import torch
 
 from softfact.data.blobs import translate
-from softfact.models.encode import encode
+from softfact.models.encode import batched, encode
 
 Decoder = Callable[[torch.Tensor], torch.Tensor]
 
 
 class OpsError(ValueError):
     """An encoder, decoder or operation that does not fit the data; the message is one line."""
-
-
-def _device(module, fallback: torch.device) -> torch.device:
-    params = list(module.parameters()) if isinstance(module, torch.nn.Module) else []
-    return params[0].device if params else fallback
 
 
 @torch.inference_mode()
@@ -36,16 +31,7 @@ def decode(decoder: Decoder, z: torch.Tensor, *, batch_size: int = 1024) -> torc
     z = torch.as_tensor(z)
     if z.dim() != 2:
         raise OpsError(f"z must be (N, D) embeddings, got shape {tuple(z.shape)}")
-    device = _device(decoder, z.device)
-    was_training = getattr(decoder, "training", False)
-    if isinstance(decoder, torch.nn.Module):
-        decoder.eval()
-    try:
-        out = [decoder(z[i:i + batch_size].to(device)).float().cpu()
-               for i in range(0, z.shape[0], batch_size)]
-    finally:
-        if was_training:
-            decoder.train()
+    out = batched(decoder, z, batch_size=batch_size)
     x = torch.cat(out) if out else torch.empty(0)
     if x.dim() != 4 or x.shape[0] != z.shape[0]:
         raise OpsError(f"decoder must return (B, C, H, W) images, got shape {tuple(x.shape)}")

@@ -109,11 +109,13 @@ def _counts(pred: torch.Tensor, target: torch.Tensor) -> np.ndarray:
 
 
 def shift_counts(decoder, z_grid: np.ndarray, images: torch.Tensor, operations, *,
-                 threshold: float, wrap: bool = False, batch_size: int = 2048) -> dict:
+                 threshold: float, wrap: bool = False, batch_size: int = 2048,
+                 recon: torch.Tensor | None = None) -> dict:
     """[tp, fp, fn] per image and shift for each of KINDS -> {kind: (n, S, S, 3) int64}.
 
     ``z_grid`` (n, S, S, D) is the encoded shift grid of ``images`` (n, C, H, W): its centre is
-    z(x), its other cells z(shift(x, s)). Decodes z(x) once per image, each shifted z once.
+    z(x), its other cells z(shift(x, s)). Decodes z(x) once per image (or takes ``recon``, the
+    binary decode(z(x)) (n, H, W) already computed), each shifted z once.
     """
     n, S = z_grid.shape[:2]
     m = S // 2
@@ -128,10 +130,11 @@ def shift_counts(decoder, z_grid: np.ndarray, images: torch.Tensor, operations, 
         zg = torch.as_tensor(z_grid[i:i + k], dtype=torch.float32)
         z0 = zg[:, m, m]                                             # (k, D)
         z_op = operations.apply(z0.repeat_interleave(S * S, 0), dy.repeat(k), dx.repeat(k))
-        recon = decode(decoder, z0)[:, 0] > threshold                # (k, H, W)
+        rec = (recon[i:i + k] if recon is not None
+               else decode(decoder, z0)[:, 0] > threshold)          # (k, H, W)
         pred = {"op": decode(decoder, z_op)[:, 0] > threshold,
                 "ceiling": decode(decoder, zg.reshape(k * S * S, -1))[:, 0] > threshold,
-                "baseline": recon.repeat_interleave(S * S, 0)}
+                "baseline": rec.repeat_interleave(S * S, 0)}
         for kind in KINDS:
             out[kind][i:i + k] = _counts(pred[kind], target).reshape(k, S * S, 3)
     return {kind: c.reshape(n, S, S, 3) for kind, c in out.items()}
@@ -191,10 +194,10 @@ def evaluate_operations(encoder, decoder, train_fn, val_fn, *, max_shift: int = 
     val = encode_shift_grid(encoder, lambda k, g: images, n_images=n, max_shift=max_shift,
                             wrap=wrap, generator=torch.Generator(), batch_size=enc_bs)
     z0 = torch.as_tensor(val.z[:, m, m], dtype=torch.float32)
-    recon = decode(decoder, z0, batch_size=batch_size)[:, 0].numpy() > threshold
+    recon = decode(decoder, z0, batch_size=batch_size)[:, 0] > threshold  # decoded once
     counts = shift_counts(decoder, val.z, images, operations, threshold=threshold, wrap=wrap,
-                          batch_size=batch_size)
-    metrics = summarise(counts, recon_f1=binary_f1(recon, images[:, 0].numpy() > 0.5))
+                          batch_size=batch_size, recon=recon)
+    metrics = summarise(counts, recon_f1=binary_f1(recon.numpy(), images[:, 0].numpy() > 0.5))
     metrics["recon_threshold"] = float(threshold)
     metrics["op_latent_err"] = latent_error(val.z, operations)
     return OperationResult(metrics=metrics, operations=operations, threshold=threshold,
