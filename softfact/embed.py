@@ -15,7 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from softfact.data.midi_crops import RollCrops, sliding_windows
-from softfact.data.midi_files import DEFAULT_MAX_SONG_STEPS, MidiDataError, load_midi_folder
+from softfact.data.midi_files import MidiDataError, load_midi_folder
 from softfact.utils.io import atomic_write
 
 
@@ -70,10 +70,10 @@ def embed_folder(run, midi_dir: str | Path | None = None, *, hop: int | None = N
     size = int(cfg.image_size)
     hop = size // 2 if hop is None else int(hop)
     songs = load_midi_folder(folder, steps_per_quarter=cfg.steps_per_quarter,
-                             cache_dir=cfg.cache_dir or None, tracks=getattr(cfg, "tracks", ""),
-                             max_song_steps=getattr(cfg, "max_song_steps", DEFAULT_MAX_SONG_STEPS))
-    crops = RollCrops(songs, size=size, velocity=getattr(cfg, "velocity", False),
-                      onset=getattr(cfg, "onset", False))
+                             cache_dir=cfg.cache_dir or None, tracks=cfg.tracks,
+                             max_song_steps=cfg.max_song_steps)
+    crops = RollCrops(songs, size=size, velocity=cfg.velocity,
+                      onset=cfg.onset)
     w = sliding_windows(songs, size=size, hop=hop)
     encoder, device = run.encoder, run.device
     t0, p0 = torch.as_tensor(w["t0"]), torch.as_tensor(w["pitch"])

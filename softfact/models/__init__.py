@@ -25,4 +25,4 @@ def build_encoder(cfg) -> nn.Module:
     if cfg.encoder == "toy":
         return ToyEncoder(cfg.latent_dim)
     return ConvEncoder(latent_dim=cfg.latent_dim, width=cfg.width, depth=cfg.depth,
-                       coords=cfg.conv_coords, in_channels=1 + bool(getattr(cfg, "onset", False)))
+                       coords=cfg.conv_coords, in_channels=1 + bool(cfg.onset))

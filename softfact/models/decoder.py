@@ -88,5 +88,5 @@ class ConvDecoder(nn.Module):
 
 def build_decoder(cfg, *, width: int | None = None) -> nn.Module:
     """The decoder for a TrainConfig's latent_dim and image_size (width: ``decoder_width``)."""
-    w = width if width is not None else getattr(cfg, "decoder_width", 32)
+    w = width if width is not None else cfg.decoder_width
     return ConvDecoder(latent_dim=cfg.latent_dim, image_size=cfg.image_size, width=w)

@@ -56,7 +56,7 @@ class MidiFiles:
 
     def __init__(self, run, renderer: WavRenderer | None):
         self.dir = run.files.ops
-        self.spq = int(getattr(run.config, "steps_per_quarter", 4))
+        self.spq = int(run.config.steps_per_quarter)
         self.renderer = renderer
         self.written: list = []
 
