@@ -29,6 +29,12 @@ def save_checkpoint(path: str | Path, *, model, optimizer, step: int, cfg: Train
     if decoder is not None:
         state["decoder"] = {k: v.detach().cpu() for k, v in decoder.state_dict().items()}
 
+    write_state(path, state, step=step)
+
+
+def write_state(path: str | Path, state: dict, *, step: int, what: str = "checkpoint") -> None:
+    """Save ``state`` atomically; a full or read-only disk is one CheckpointError line naming
+    the file and saying whether an earlier checkpoint at ``path`` is intact."""
     def write(tmp):
         # through a Python file: a full disk is then OSError(ENOSPC), not torch's
         # "basic_ios::clear: iostream error" / "unexpected pos" from its C++ writer (which
@@ -47,10 +53,10 @@ def save_checkpoint(path: str | Path, *, model, optimizer, step: int, cfg: Train
         atomic_write(Path(path), write)
     except StorageError as e:
         prev = _previous_step(Path(path))
-        kept = (f"the previous checkpoint (step {prev}) is intact" if prev is not None
-                else "no earlier checkpoint exists")
-        what = "disk full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else "cannot write"
-        raise CheckpointError(f"{what} while writing checkpoint {path} at step {step} "
+        kept = (f"the previous {what} (step {prev}) is intact" if prev is not None
+                else f"no earlier {what} exists")
+        reason = "disk full" if e.errno in (errno.ENOSPC, errno.EDQUOT) else "cannot write"
+        raise CheckpointError(f"{reason} while writing {what} {path} at step {step} "
                               f"({STORAGE_ERRNOS[e.errno]}); {kept}") from None
 
 
@@ -80,17 +86,7 @@ def resolve_checkpoint_path(path: str | Path) -> Path:
 def load_checkpoint(path: str | Path, *, expect: TrainConfig | None = None) -> dict:
     """Load a checkpoint weights-only; with ``expect``, refuse one of another model."""
     path = resolve_checkpoint_path(path)
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): it was never written "
-                              f"completely; delete it (or the run folder) and train again")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:  # objects that are code: refused, never run
-        raise CheckpointError(_refusal(path, str(e))) from None
-    except Exception as e:  # truncated or corrupt
-        first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
-        raise CheckpointError(f"cannot read checkpoint {path}: {first.split('. ')[0][:200]} "
-                              f"(the file is truncated or damaged)") from None
+    state = read_state(path)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a softfact checkpoint (format {FORMAT} expected)")
     try:
@@ -105,7 +101,23 @@ def load_checkpoint(path: str | Path, *, expect: TrainConfig | None = None) -> d
     return state
 
 
-def _refusal(path: Path, message: str) -> str:
+def read_state(path: Path, what: str = "checkpoint"):
+    """``torch.load`` weights-only, with one-line errors for an empty, damaged or
+    code-carrying file (whose objects are never run)."""
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{what} {path} is empty (0 bytes): it was never written "
+                              f"completely; delete it (or the run folder) and train again")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:  # objects that are code: refused, never run
+        raise CheckpointError(_refusal(path, str(e), what)) from None
+    except Exception as e:  # truncated or corrupt
+        first = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+        raise CheckpointError(f"cannot read {what} {path}: {first.split('. ')[0][:200]} "
+                              f"(the file is truncated or damaged)") from None
+
+
+def _refusal(path: Path, message: str, what: str = "checkpoint") -> str:
     """One line for a file the weights-only unpickler stopped: code-carrying pickle data
     (naming the global it wanted), or bytes that are no pickle at all. Never torch's hint to
     retry unsafely."""
@@ -113,10 +125,10 @@ def _refusal(path: Path, message: str) -> str:
     detail = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", message)
     detail = detail.group(1).split(". ")[0].strip().rstrip(".") if detail else ""
     if found or re.search(r"global|reduce|build|class", detail, re.IGNORECASE):
-        what = f"the global {found.group(1)}" if found else detail
-        return (f"refused checkpoint {path}: it holds code-carrying pickle data ({what}); "
+        found = f"the global {found.group(1)}" if found else detail
+        return (f"refused {what} {path}: it holds code-carrying pickle data ({found}); "
                 f"softfact loads only tensors and plain data, so nothing in it was run")
-    return (f"cannot read checkpoint {path}: not a PyTorch checkpoint, or a damaged one"
+    return (f"cannot read {what} {path}: not a PyTorch checkpoint, or a damaged one"
             + (f" ({detail.lower()})" if detail else ""))
 
 

@@ -20,8 +20,7 @@ from tqdm.auto import tqdm
 
 from softfact.data.triplets import sample_triplets
 from softfact.models.decoder import ConvDecoder
-from softfact.training.checkpoint import CheckpointError, load_model_weights
-from softfact.utils.io import atomic_write
+from softfact.training.checkpoint import CheckpointError, load_model_weights, read_state, write_state
 
 FORMAT = "softfact-decoder-v1"
 SHAPE_KEYS = ("latent_dim", "image_size", "width")  # a checkpoint must agree on these
@@ -60,7 +59,7 @@ def save_decoder_checkpoint(path: str | Path, *, decoder: ConvDecoder, optimizer
     state = {"format": FORMAT, "step": int(step), "config": cfg.to_dict(),
              "decoder": {k: v.detach().cpu() for k, v in decoder.state_dict().items()},
              "optimizer": optimizer.state_dict(), "rng": rng}
-    atomic_write(Path(path), lambda tmp: torch.save(state, tmp))
+    write_state(path, state, step=step, what="decoder checkpoint")
 
 
 def load_decoder_checkpoint(path: str | Path, *, expect: dict | None = None) -> dict:
@@ -71,11 +70,7 @@ def load_decoder_checkpoint(path: str | Path, *, expect: dict | None = None) -> 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no decoder checkpoint at {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated, corrupt, or pickled code
-        raise CheckpointError(f"cannot read decoder checkpoint {path}: "
-                              f"{str(e).splitlines()[0][:200]}") from None
+    state = read_state(path, "decoder checkpoint")  # empty, damaged, code-carrying: one line
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a softfact decoder checkpoint ({FORMAT} expected)")
     diff = [f"{k}: checkpoint {state['config'].get(k)!r} vs requested {v!r}"
