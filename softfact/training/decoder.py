@@ -10,7 +10,6 @@ continues bit for bit on the same CPU.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from tqdm.auto import tqdm
 
 from softfact.data.triplets import sample_triplets
 from softfact.models.decoder import ConvDecoder
+from softfact.training.schedule import cosine_lr
 from softfact.training.checkpoint import CheckpointError, load_model_weights, read_state, write_state
 
 FORMAT = "softfact-decoder-v1"
@@ -48,10 +48,7 @@ class DecoderConfig:
 
 
 def decoder_lr(step: int, cfg: DecoderConfig, warmup: int = 50) -> float:
-    if step < warmup:
-        return cfg.lr * (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, cfg.steps - warmup))
-    return cfg.lr * (0.05 + 0.475 * (1 + math.cos(math.pi * progress)))
+    return cosine_lr(step, lr=cfg.lr, steps=cfg.steps, warmup=warmup, floor_ratio=0.05)
 
 
 def save_decoder_checkpoint(path: str | Path, *, decoder: ConvDecoder, optimizer, step: int,

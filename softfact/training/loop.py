@@ -8,7 +8,6 @@ RNG states and the config.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import time
 import warnings
@@ -30,6 +29,7 @@ from softfact.training.checkpoint import (CheckpointError, load_checkpoint, load
                                           save_checkpoint)
 from softfact.training.compiled import compiled_step
 from softfact.training.runlog import RunLog
+from softfact.training.schedule import cosine_lr
 from softfact.utils import lock
 from softfact.utils.io import StorageError, clear_stale_temps, write_json
 from softfact.utils.runfiles import RunFiles
@@ -60,11 +60,8 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
     """Constant (the seed), or linear warmup then cosine decay to min_lr_ratio * lr."""
     if cfg.schedule == "constant":
         return cfg.lr
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-    floor = cfg.lr * cfg.min_lr_ratio
-    return floor + 0.5 * (cfg.lr - floor) * (1 + math.cos(math.pi * min(1.0, progress)))
+    return cosine_lr(step, lr=cfg.lr, steps=cfg.steps, warmup=cfg.warmup_steps,
+                     floor_ratio=cfg.min_lr_ratio)
 
 
 def make_optimizer(cfg: TrainConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
