@@ -269,5 +269,9 @@ def _train(cfg: TrainConfig, *, resume: bool, progress: bool, on_checkpoint,
                 break
     bar.close()
     log.close()
+    # DDP's reducer holds the process group: free it while the group is alive. Freed after
+    # teardown, gloo's destructor joined a thread waiting on the rank that had already left,
+    # and the process hung at exit (seen twice in the two-process tests).
+    del net, joint
     distributed.teardown(info)
     return out
