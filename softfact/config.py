@@ -61,10 +61,12 @@ class TrainConfig:
     # joint decoder (latent operations): recon_weight x BCE of decoding every view; 0 = off
     recon_weight: float = 0.0
     decoder_width: int = 32          # ConvDecoder channels of its last stage
+    op_weight: float = 0.0           # joint decoder: BCE of decode(z(x) + v(s)) vs the shifted crop
     # latent arithmetic (losses/arithmetic.py; 0 = off, the seed's objective)
     shared_weight: float = 0.0       # seed's cosine loss on crops of different anchors
     magnitude_weight: float = 0.0    # |d| proportional to |shift| within each factor
     linear_weight: float = 0.0       # 1 - R^2 of one linear map d ~ shift W for the whole batch
+    consistency_weight: float = 0.0  # share of d not explained by its shift's mean over the batch
     # optimisation
     optimizer: str = "adam"          # adam | adamw
     lr: float = 4e-3
@@ -126,7 +128,10 @@ class TrainConfig:
         if not self.recon_weight >= 0 or self.decoder_width < 1:
             raise ConfigError(f"config keys 'recon_weight' >= 0 and 'decoder_width' >= 1 needed, "
                               f"got {self.recon_weight}, {self.decoder_width}")
-        for key in ("shared_weight", "magnitude_weight", "linear_weight"):
+        if self.op_weight > 0 and not self.recon_weight > 0:
+            raise ConfigError(f"config key 'op_weight' ({self.op_weight}) trains the joint decoder: "
+                              f"it needs recon_weight > 0")
+        for key in ("shared_weight", "magnitude_weight", "linear_weight", "consistency_weight", "op_weight"):
             if not getattr(self, key) >= 0:
                 raise ConfigError(f"config key '{key}' must be >= 0, got {getattr(self, key)}")
         if self.lr <= 0:

@@ -14,6 +14,12 @@ d = z(crop) - z(anchor) across the anchors of a batch. All take (B, K, D) crop e
   unexplained. 0 means z(shift(x)) = z(x) + s W for every crop: one direction per factor for
   every input, magnitudes proportional to the shift, and (on the grid) additive factors and
   exact analogies. Scale-free, like the seed's cosines.
+* ``shift_consistency_loss``: the share of the differences' energy that their per-shift means
+  over the batch leave unexplained: 0 means d depends on the shift alone (every input moves by
+  the same vector v(s) for a shift s), the property the analogy and operation metrics (z(x) +
+  v(s) decoded) reward, without asking v to be linear in s (content pushed off a zero-filled
+  image makes it bend at large shifts). One (BK x BK) equality matrix, no loop.
+* ``shift_means``: those per-shift means, for the joint decoder's operation loss.
 """
 from __future__ import annotations
 
@@ -101,6 +107,43 @@ def linear_shift_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor, deltas: 
     return (d - s @ W).square().sum() / (d.square().sum() + eps)
 
 
+def shift_means(d: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+    """Mean of the rows of ``d`` (N, D) over the rows with the same shift; ``shifts`` (N, 2).
+
+    One (N x N) equality matrix and one product (memory N^2: fine for the few thousand crops of
+    a batch). Returns (N, D), the mean of each row's own group (itself included).
+
+    >>> shift_means(torch.tensor([[1., 0.], [3., 2.], [5., 5.]]), torch.tensor([[1, 0], [1, 0], [0, 1]]))
+    tensor([[2., 1.],
+            [2., 1.],
+            [5., 5.]])
+    """
+    if d.dim() != 2 or shifts.shape != (d.shape[0], 2):
+        raise ValueError(f"d must be (N, D) and shifts (N, 2), got {tuple(d.shape)} and {tuple(shifts.shape)}")
+    same = (shifts[:, None, :] == shifts[None, :, :]).all(-1).to(d.dtype)   # (N, N)
+    return (same @ d) / same.sum(1, keepdim=True)
+
+
+def shift_consistency_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor, deltas: torch.Tensor,
+                           eps: float = 1e-8) -> torch.Tensor:
+    """||d - mean_s(d)||^2 / ||d||^2: the share of d left once each shift's mean is taken out.
+
+    Shapes as ``shared_direction_loss``; crops with the same [dy, dx] form a group (zero shifts
+    are skipped; a group of one explains itself). Returns a scalar in [0, 1], 0 when every
+    input's difference vector for a shift is that shift's mean, whatever the means are.
+
+    >>> za = torch.zeros(2, 2); s = torch.tensor([[[1, 0], [0, 2]], [[1, 0], [0, 2]]])
+    >>> shift_consistency_loss(z_anchor=za, z_crops=torch.tensor([[[1., 0.], [0., 3.]], [[1., 0.], [0., 3.]]]), deltas=s)
+    tensor(0.)
+    """
+    B, K, D = _check(z_anchor, z_crops, deltas)
+    d = (z_crops - z_anchor[:, None]).reshape(B * K, D)
+    s = deltas.reshape(B * K, 2)
+    moves = (s.abs().sum(-1) > 0).to(d.dtype)[:, None]
+    resid = (d - shift_means(d, s)) * moves
+    return resid.square().sum() / ((d * moves).square().sum() + eps)
+
+
 class _Weighted(nn.Module):
     """A weight (0 switches the term off) and eps; forward -> weight * the term."""
 
@@ -131,25 +174,32 @@ class LinearShiftLoss(_Weighted):
     term = staticmethod(linear_shift_loss)
 
 
+class ShiftConsistencyLoss(_Weighted):
+    """Module form of ``shift_consistency_loss``."""
+    term = staticmethod(shift_consistency_loss)
+
+
 class ArithmeticLoss(nn.Module):
-    """Weighted sum of the three terms (weights 0 switch them off); forward -> dict of terms.
+    """Weighted sum of the four terms (weights 0 switch them off); forward -> dict of terms.
 
     The dict holds ``loss`` (the weighted sum) and each term whose weight is > 0, unweighted,
-    under ``shared``, ``magnitude`` and ``linear``.
+    under ``shared``, ``magnitude``, ``linear`` and ``consistency``.
     """
 
     def __init__(self, shared_weight: float = 0.0, magnitude_weight: float = 0.0,
-                 linear_weight: float = 0.0, eps: float = 1e-8):
+                 linear_weight: float = 0.0, eps: float = 1e-8, *, consistency_weight: float = 0.0):
         super().__init__()
         for name, w in (("shared_weight", shared_weight), ("magnitude_weight", magnitude_weight),
-                        ("linear_weight", linear_weight)):
+                        ("linear_weight", linear_weight), ("consistency_weight", consistency_weight)):
             if not w >= 0:
                 raise ValueError(f"{name} must be >= 0, got {w}")
-        self.weights = {"shared": shared_weight, "magnitude": magnitude_weight, "linear": linear_weight}
+        self.weights = {"shared": shared_weight, "magnitude": magnitude_weight, "linear": linear_weight,
+                        "consistency": consistency_weight}
         self.eps = eps
 
     def forward(self, *, z_anchor, z_crops, deltas) -> dict[str, torch.Tensor]:
-        fns = {"shared": shared_direction_loss, "magnitude": magnitude_loss, "linear": linear_shift_loss}
+        fns = {"shared": shared_direction_loss, "magnitude": magnitude_loss, "linear": linear_shift_loss,
+               "consistency": shift_consistency_loss}
         out = {name: fns[name](z_anchor=z_anchor, z_crops=z_crops, deltas=deltas, eps=self.eps)
                for name, w in self.weights.items() if w > 0}
         out["loss"] = sum((self.weights[k] * v for k, v in out.items()), z_crops.new_zeros(()))

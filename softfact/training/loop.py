@@ -23,7 +23,8 @@ from softfact.data.sources import build_image_source
 from softfact.data.multicrop import sample_multicrop
 from softfact.data.triplets import sample_triplets
 from softfact.models import ChunkedEncoder, build_decoder, build_encoder, float32_embedding
-from softfact.losses import ArithmeticLoss, factorization_loss, lejepa_loss, pairwise_factorization_loss
+from softfact.losses import (ArithmeticLoss, factorization_loss, lejepa_loss, operation_loss,
+                             pairwise_factorization_loss)
 from softfact.training import distributed
 from softfact.training.checkpoint import (CheckpointError, load_checkpoint, load_model_weights,
                                           save_checkpoint)
@@ -97,8 +98,9 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig, decoder=None) -> d
     views, deltas = list(zc.unbind(1)), list(batch.deltas.unbind(1))
     out = {"fact": fact, "loss": cfg.fact_weight * fact}
     # latent arithmetic (off by default): tie difference vectors across the anchors of the batch
-    if cfg.shared_weight > 0 or cfg.magnitude_weight > 0 or cfg.linear_weight > 0:
-        arith = ArithmeticLoss(cfg.shared_weight, cfg.magnitude_weight, cfg.linear_weight)(
+    if cfg.shared_weight > 0 or cfg.magnitude_weight > 0 or cfg.linear_weight > 0 or cfg.consistency_weight > 0:
+        arith = ArithmeticLoss(cfg.shared_weight, cfg.magnitude_weight, cfg.linear_weight,
+                               consistency_weight=cfg.consistency_weight)(
             z_anchor=za, z_crops=zc, deltas=batch.deltas)
         out["loss"] = out["loss"] + arith.pop("loss")
         out.update(arith)
@@ -115,6 +117,10 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig, decoder=None) -> d
     if decoder is not None:  # joint decoder: the anchor and every crop decode to their images
         out["recon"] = F.binary_cross_entropy_with_logits(decoder(z), x.float())
         out["loss"] = out["loss"] + cfg.recon_weight * out["recon"]
+        if cfg.op_weight > 0:  # the operation z(x) + v(s), v the batch's mean d per shift, decodes to the crop
+            out["op"] = operation_loss(decode=decoder, z_anchor=za, z_crops=zc, deltas=batch.deltas,
+                                       crops=batch.crops)
+            out["loss"] = out["loss"] + cfg.op_weight * out["op"]
     return out
 
 

@@ -3,10 +3,11 @@ import torch
 import torch.nn.functional as F
 
 from softfact.losses import (ArithmeticLoss, LinearShiftLoss, MagnitudeLoss, SharedDirectionLoss,
-                             linear_shift_loss, magnitude_loss, shared_direction_loss)
+                             ShiftConsistencyLoss, linear_shift_loss, magnitude_loss, shared_direction_loss,
+                             shift_consistency_loss, shift_means)
 from softfact.utils.geometry import shift_cosine
 
-FNS = (shared_direction_loss, magnitude_loss, linear_shift_loss)
+FNS = (shared_direction_loss, magnitude_loss, linear_shift_loss, shift_consistency_loss)
 
 
 def batch(gen, B=5, K=4, D=6):
@@ -51,8 +52,19 @@ def ref_linear(za, zc, s):
     return ((d - x @ W) ** 2).sum() / (d ** 2).sum()
 
 
+def ref_consistency(za, zc, s):
+    """Group the crops by their [dy, dx] in a dict, subtract each group's mean, share of energy."""
+    groups = {}
+    for a in range(zc.shape[0]):
+        for i in range(zc.shape[1]):
+            groups.setdefault(tuple(s[a, i].tolist()), []).append((zc[a, i] - za[a]).double())
+    resid = sum(((torch.stack(g) - torch.stack(g).mean(0)) ** 2).sum() for g in groups.values())
+    total = sum((torch.stack(g) ** 2).sum() for g in groups.values())
+    return resid / total
+
+
 @pytest.mark.parametrize("fn, ref", [(shared_direction_loss, ref_shared), (magnitude_loss, ref_magnitude),
-                                     (linear_shift_loss, ref_linear)])
+                                     (linear_shift_loss, ref_linear), (shift_consistency_loss, ref_consistency)])
 def test_equals_loop_reference(gen, fn, ref):
     za, zc, s = batch(gen)
     got = fn(z_anchor=za, z_crops=zc, deltas=s)
@@ -78,6 +90,7 @@ def test_terms_see_what_the_seed_loss_cannot(gen):
     assert pairwise_factorization_loss(z_anchor=za, z_crops=zc, deltas=s).item() < 1e-6
     assert shared_direction_loss(z_anchor=za, z_crops=zc, deltas=s).item() > 0.05
     assert linear_shift_loss(z_anchor=za, z_crops=zc, deltas=s).item() > 0.5
+    assert shift_consistency_loss(z_anchor=za, z_crops=zc, deltas=s).item() > 0.5
     same = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
     scale = torch.linspace(0.5, 2.0, 8)[:, None, None]
     za = za[:, :3]
@@ -124,3 +137,39 @@ def test_modules_scale_and_switch_off(gen):
     assert ArithmeticLoss()(**kw) == {"loss": torch.tensor(0.0)}
     with pytest.raises(ValueError, match="magnitude_weight must be >= 0, got -1"):
         ArithmeticLoss(magnitude_weight=-1)
+
+
+def test_consistency_accepts_any_shared_function_of_the_shift(gen):
+    """d = v(s) for an arbitrary (non-linear) table v: consistency 0, the linear term not."""
+    za, _, s = batch(gen, B=16, K=6)
+    table = {}
+    keys = [tuple(x) for x in s.reshape(-1, 2).tolist()]
+    for k in keys:
+        table.setdefault(k, torch.randn(6, generator=gen))
+    v = torch.stack([table[k] for k in keys]).reshape(16, 6, 6)
+    zc = za[:, None] + v
+    assert shift_consistency_loss(z_anchor=za, z_crops=zc, deltas=s).item() == pytest.approx(0.0, abs=1e-6)
+    assert linear_shift_loss(z_anchor=za, z_crops=zc, deltas=s).item() > 0.3
+    # an input-dependent part shows up in proportion to its energy
+    noise = 0.5 * torch.randn(zc.shape, generator=gen)
+    assert shift_consistency_loss(z_anchor=za, z_crops=zc + noise, deltas=s).item() > 0.05
+
+
+def test_shift_means_average_each_group():
+    d = torch.tensor([[1.0, 0.0], [3.0, 2.0], [5.0, 5.0], [-1.0, 4.0]])
+    s = torch.tensor([[1, 0], [1, 0], [0, 1], [1, 0]])
+    want = torch.tensor([[1.0, 2.0], [1.0, 2.0], [5.0, 5.0], [1.0, 2.0]])
+    assert torch.allclose(shift_means(d, s), want)
+    with pytest.raises(ValueError, match=r"d must be \(N, D\) and shifts \(N, 2\), got \(4, 2\) and \(4,\)"):
+        shift_means(d, s[:, 0])
+
+
+def test_consistency_module_and_arithmetic_key(gen):
+    za, zc, s = batch(gen)
+    kw = dict(z_anchor=za, z_crops=zc, deltas=s)
+    assert torch.allclose(ShiftConsistencyLoss(2.0)(**kw), 2.0 * shift_consistency_loss(**kw))
+    out = ArithmeticLoss(consistency_weight=3.0)(**kw)
+    assert set(out) == {"loss", "consistency"}
+    assert torch.allclose(out["loss"], 3.0 * out["consistency"])
+    with pytest.raises(ValueError, match="consistency_weight must be >= 0, got -2"):
+        ArithmeticLoss(consistency_weight=-2)

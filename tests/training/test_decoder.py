@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from softfact.cli import main as cli_main
-from softfact.config import resolve
+from softfact.config import ConfigError, resolve
 from softfact.data.blobs import make_blobs, translate
 from softfact.models import ConvDecoder, build_decoder
 from softfact.run import Run
@@ -167,3 +167,30 @@ def test_run_command_adds_the_decoder_stage(tmp_path, capsys):
     state = load_decoder_checkpoint(out / "decoder.pt", expect={"latent_dim": 16, "image_size": 16})
     assert state["step"] == 2 and state["config"]["encoder_step"] == 2
     assert (out / "metrics.json").exists()
+
+
+def test_op_weight_adds_the_operation_loss_to_the_joint_decoder():
+    """op_weight x BCE(decode(z(anchor) + batch mean d of the crop's shift), crop), beside recon."""
+    from softfact.data.multicrop import sample_multicrop
+    from softfact.data.blobs import BlobSource
+    from softfact.losses import operation_loss
+    cfg = resolve("cpu", None, {"recon_weight": "1", "op_weight": "0.25", "latent_dim": "8"})
+    torch.manual_seed(0)
+    enc, dec = loop_mod.build_encoder(cfg), build_decoder(cfg, width=8)
+    batch = sample_multicrop(BlobSource(), 8, crops=6, max_shift=4, generator=torch.Generator().manual_seed(0),
+                             antithetic=True)
+    out = loop_mod.compute_losses(enc, batch, 0, cfg, decoder=dec)
+    za = enc(batch.anchor)
+    zc = enc(batch.crops.flatten(0, 1)).view(8, 6, -1)
+    op = operation_loss(decode=dec, z_anchor=za, z_crops=zc, deltas=batch.deltas, crops=batch.crops)
+    assert torch.allclose(out["op"], op, atol=1e-5)
+    assert torch.allclose(out["loss"], out["fact"] + out["recon"] + 0.25 * out["op"], atol=1e-5)
+    # off by default: no operation term in a joint run
+    plain = loop_mod.compute_losses(enc, batch, 0, resolve("cpu", None, {"recon_weight": "1", "latent_dim": "8"}),
+                                    decoder=dec)
+    assert "op" not in plain
+
+
+def test_op_weight_needs_the_joint_decoder():
+    with pytest.raises(ConfigError, match="'op_weight' .* needs recon_weight > 0"):
+        resolve("cpu", None, {"op_weight": "1"})
