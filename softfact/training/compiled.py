@@ -48,14 +48,20 @@ def compiled_step(step_fn: Callable[..., dict], *, enabled: bool, device: torch.
     compiled = torch.compile(step_fn, backend=backend, **options)
     state = {"first": True}
 
+    def run(*args, **kwargs) -> dict:
+        # "reduce-overhead" replays CUDA graphs whose outputs the next replay overwrites: the
+        # losses are copied out (a few scalars) before the loop keeps them for its log
+        out = compiled(*args, **kwargs)
+        return {k: v.detach().clone() for k, v in out.items()}
+
     def step(*args, **kwargs) -> dict:
         if not state["first"]:
-            return state.get("fn", compiled)(*args, **kwargs)
+            return state.get("fn", run)(*args, **kwargs)
         state["first"] = False
         saved = generator.get_state() if generator is not None else None
         saved_opt = copy.deepcopy(optimizer.state_dict()) if optimizer is not None else None
         try:
-            return compiled(*args, **kwargs)
+            return run(*args, **kwargs)
         except Exception as e:  # noqa: BLE001 - any compiler failure: fall back, say which
             root = getattr(e, "inner_exception", None) or e.__cause__ or e
             first_line = (str(root).strip().splitlines() or [""])[0][:200]
