@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from softfact.config import ConfigError, PRESETS, TrainConfig, parse_overrides, resolve
@@ -66,3 +68,11 @@ def test_data_folders_are_stored_absolute_and_old_runs_keep_their_file_split(tmp
     assert cfg.split_by == "stem"
     old = {k: v for k, v in cfg.to_dict().items() if k != "split_by"}  # saved before split_by
     assert from_dict(old).split_by == "file" and from_dict(cfg.to_dict()).split_by == "stem"
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[1] / "configs").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_shipped_configs_resolve(path, tmp_path):
+    """Every YAML config in configs/ names known keys with valid values (a typo fails here)."""
+    cfg = resolve("seed", path, {"midi_dir": str(tmp_path)})
+    assert cfg.out_dir.startswith("runs/")
