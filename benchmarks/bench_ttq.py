@@ -122,17 +122,26 @@ def trace_rows(runs: list[dict]) -> list[list]:
 
 def run(quick: bool = False, threads: int = 1, seed_budget_s: float | None = None,
         sf_budget_s: float | None = None, eval_every: int | None = None,
-        seed_eval_every: int | None = None, n_eval: int = 500, seed_steps: int = 5000) -> str:
+        seed_eval_every: int | None = None, n_eval: int = 500, seed_steps: int = 5000,
+        amp: bool = False) -> str:
     start = snapshot()
     sf_budget_s = sf_budget_s or (900.0 if quick else 3600.0)
     eval_every = eval_every or (250 if quick else 100)
     seed_eval_every = seed_eval_every or 100
     sf = softfact_recipe(eval_every, threads, n_eval, sf_budget_s)
+    extra = []
+    if amp:  # the same recipe in bf16 autocast (CPUs with bf16 units: AMX, AVX512-BF16)
+        extra.append(softfact_recipe(eval_every, threads, n_eval, sf_budget_s, overrides={"amp": True}))
+        extra[-1]["name"] = extra[-1]["name"].replace("softfact train --preset cpu",
+                                                      "softfact train --preset cpu --amp")
+        fp32_t, amp_t = _outcome(sf, sf_budget_s)[1], _outcome(extra[-1], sf_budget_s)[1]
+        if amp_t and (not fp32_t or amp_t < fp32_t):
+            sf, extra = extra[-1], [sf]  # the faster one is compared with the seed design
     if not seed_budget_s:  # enough to show the target ratio: 10x softfact's time (+5%)
         sf_reached = sf["trace"] and sf["trace"][-1]["ok"]
         seed_budget_s = 10.5 * sf["trace"][-1]["train_s"] if sf_reached else (240.0 if quick else 1800.0)
     sd = seed_design(seed_eval_every, threads, n_eval, seed_budget_s, steps=seed_steps)
-    rows = trace_rows([sf, sd])
+    rows = trace_rows([*extra, sf, sd])
     sf_out, sf_t = _outcome(sf, sf_budget_s)
     sd_out, sd_t = _outcome(sd, seed_budget_s)
     if sf_t and sd_t:
@@ -151,6 +160,9 @@ def run(quick: bool = False, threads: int = 1, seed_budget_s: float | None = Non
         "softfact evaluated every": f"{eval_every} steps", "seed evaluated every": f"{seed_eval_every} steps",
         "seed budget": f"{seed_budget_s:.0f} s", "seed steps (at most)": seed_steps}, start=start)
     text += "\n" + table(["design", "step", "train time (s)", "bar met", *KEYS], rows)
+    for r in extra:
+        out, t = _outcome(r, sf_budget_s)
+        text += f"\n- {r['name']}: {out}" + (f" after **{t:.0f} s**" if t else "")
     text += (f"\n- {sf['name']}: {sf_out}" + (f" after **{sf_t:.0f} s**" if sf_t else "") +
              f" (evaluation time excluded: {sf['eval_s']:.0f} s)\n"
              f"- {sd['name']}: {sd_out}" + (f" after **{sd_t:.0f} s**" if sd_t else "") +
@@ -171,10 +183,12 @@ def main(argv=None):
     p.add_argument("--seed-steps", type=int, default=5000,
                    help="the seed design's steps (the notebook's 5,000; more continues its "
                         "constant-lr training until the bar or the budget)")
+    p.add_argument("--amp", action="store_true",
+                   help="also run softfact's recipe in bf16 autocast; the faster is compared")
     ns = p.parse_args(argv)
     text = run(quick=ns.quick, threads=ns.threads, seed_budget_s=ns.seed_budget_s,
                sf_budget_s=ns.sf_budget_s, eval_every=ns.eval_every,
-               seed_eval_every=ns.seed_eval_every, seed_steps=ns.seed_steps)
+               seed_eval_every=ns.seed_eval_every, seed_steps=ns.seed_steps, amp=ns.amp)
     print(text)
     print("appended to", append_result("time_to_quality", text))
 
