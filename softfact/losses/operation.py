@@ -29,11 +29,24 @@ def operation_loss(*, decode: Callable[[torch.Tensor], torch.Tensor], z_anchor: 
     >>> operation_loss(decode=dec, z_anchor=za, z_crops=zc, deltas=s, crops=torch.ones(1, 1, 1, 2, 2)) < 1e-6
     tensor(True)
     """
-    B, K, D = _check(z_anchor, z_crops, deltas)
+    B, K, _ = _check(z_anchor, z_crops, deltas)
     if crops.shape[:2] != (B, K):
         raise ValueError(f"crops must be (B, K, *image) = ({B}, {K}, ...), got {tuple(crops.shape)}")
-    d = (z_crops - z_anchor[:, None]).reshape(B * K, D)
-    v = shift_means(d, deltas.reshape(B * K, 2))
-    query = z_anchor.repeat_interleave(K, 0) + v                 # (B*K, D), anchor-major
-    logits = decode(query)
+    logits = decode(operation_queries(z_anchor=z_anchor, z_crops=z_crops, deltas=deltas))
     return F.binary_cross_entropy_with_logits(logits.float(), crops.reshape(B * K, *crops.shape[2:]).float())
+
+
+def operation_queries(*, z_anchor: torch.Tensor, z_crops: torch.Tensor, deltas: torch.Tensor) -> torch.Tensor:
+    """z_anchor + the batch's mean d for each crop's shift: (B*K, D), anchor-major (row b*K + k).
+
+    What ``operation_loss`` decodes; the training loop decodes these in the same decoder call as
+    the views' reconstructions (one forward per step, as DDP expects).
+
+    >>> operation_queries(z_anchor=torch.zeros(2, 1), z_crops=torch.tensor([[[1.]], [[3.]]]),
+    ...                   deltas=torch.tensor([[[1, 0]], [[1, 0]]]))
+    tensor([[2.],
+            [2.]])
+    """
+    B, K, D = _check(z_anchor, z_crops, deltas)
+    d = (z_crops - z_anchor[:, None]).reshape(B * K, D)
+    return z_anchor.repeat_interleave(K, 0) + shift_means(d, deltas.reshape(B * K, 2))

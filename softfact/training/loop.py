@@ -23,7 +23,7 @@ from softfact.data.sources import build_image_source
 from softfact.data.multicrop import sample_multicrop
 from softfact.data.triplets import sample_triplets
 from softfact.models import ChunkedEncoder, build_decoder, build_encoder, float32_embedding
-from softfact.losses import (ArithmeticLoss, factorization_loss, lejepa_loss, operation_loss,
+from softfact.losses import (ArithmeticLoss, factorization_loss, lejepa_loss, operation_queries,
                              pairwise_factorization_loss)
 from softfact.training import distributed
 from softfact.training.checkpoint import (CheckpointError, load_checkpoint, load_model_weights,
@@ -115,11 +115,15 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig, decoder=None) -> d
             out[name] = scale * sum(p[key] for p in parts)
         out["loss"] = out["loss"] + cfg.jepa_weight * out["jepa"]
     if decoder is not None:  # joint decoder: the anchor and every crop decode to their images
-        out["recon"] = F.binary_cross_entropy_with_logits(decoder(z), x.float())
+        # with op_weight, also z(anchor) + v(s) (v: the batch's mean d per shift) to the shifted
+        # crop (losses.operation), decoded in the same call: one decoder forward per step
+        queries = operation_queries(z_anchor=za, z_crops=zc, deltas=batch.deltas) if cfg.op_weight > 0 else None
+        logits = decoder(z if queries is None else torch.cat([z, queries]))
+        out["recon"] = F.binary_cross_entropy_with_logits(logits[:len(z)], x.float())
         out["loss"] = out["loss"] + cfg.recon_weight * out["recon"]
-        if cfg.op_weight > 0:  # the operation z(x) + v(s), v the batch's mean d per shift, decodes to the crop
-            out["op"] = operation_loss(decode=decoder, z_anchor=za, z_crops=zc, deltas=batch.deltas,
-                                       crops=batch.crops)
+        if queries is not None:
+            target = batch.crops.flatten(0, 1).float()                 # anchor-major, as the queries
+            out["op"] = F.binary_cross_entropy_with_logits(logits[len(z):], target)
             out["loss"] = out["loss"] + cfg.op_weight * out["op"]
     return out
 
