@@ -56,12 +56,17 @@ def moving_average(x: np.ndarray, window: int = 50) -> np.ndarray:
     return np.convolve(x, np.ones(window) / window, mode="valid")
 
 
+# optional loss terms the loop logs as their own columns (0-weight terms are not logged)
+OPTIONAL_TERMS = ("recon", "op", "consistency", "linear", "shared", "magnitude")
+
+
 def plot_loss_curve(rows: list[dict], *, key: str = "loss", window: int = 50):
     """Raw and ``window``-step moving average of ``key`` from metrics.jsonl rows, log-log.
 
     Steps are drawn at step + 1 so step 0 fits on a log axis; the average sits at the last
     step of its window. When the run logged ``fact`` separately (LeJEPA on), its average is
-    drawn too.
+    drawn too, and so is each optional term it logged (the joint decoder's ``recon`` and ``op``,
+    the arithmetic terms ``consistency``, ``linear``, ``shared``, ``magnitude``), unweighted.
     """
     rows = [r for r in rows if key in r and np.isfinite(r[key])]
     if not rows:
@@ -75,10 +80,15 @@ def plot_loss_curve(rows: list[dict], *, key: str = "loss", window: int = 50):
     if key != "fact" and all("fact" in r for r in rows) and any(r["fact"] != r[key] for r in rows):
         fact = moving_average(np.array([r["fact"] for r in rows], dtype=np.float64), window)
         ax.plot(steps[len(steps) - len(fact):], fact, label="factorization term (smoothed)")
+    extra = [k for k in OPTIONAL_TERMS if key != k and all(k in r for r in rows)]
+    for k in extra:
+        term = moving_average(np.array([r[k] for r in rows], dtype=np.float64), window)
+        ax.plot(steps[len(steps) - len(term):], term, label=f"{k} term (smoothed, unweighted)")
     ax.set_xscale("log")
     if (loss > 0).all():
         ax.set_yscale("log")
     ax.set_xlabel("step"), ax.set_ylabel(key), ax.legend()
-    ax.set_title("Factorization Loss" if key == "loss" and "jepa" not in rows[0] else "Training loss")
+    seed_look = key == "loss" and "jepa" not in rows[0] and not extra   # the seed's title
+    ax.set_title("Factorization Loss" if seed_look else "Training loss")
     fig.tight_layout()
     return fig

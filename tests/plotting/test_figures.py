@@ -102,3 +102,16 @@ def test_umap3d_pages_work_offline(tmp_path, analysis):
         assert f"colored by {name}" in page
     with pytest.raises(ValueError, match=r"\(N, 3\)"):
         write_umap3d_html(np.zeros((5, 2)), dy=np.zeros(5), dx=np.zeros(5), out_dir=tmp_path)
+
+
+def test_loss_curve_draws_each_optional_term():
+    """A joint run with the operation loss: total, its average, the factorization term, recon, op."""
+    rows = [{"step": s, "loss": 3.0, "fact": 1.0, "recon": 0.5, "op": 0.7} for s in range(60)]
+    ax = plot_loss_curve(rows).axes[0]
+    labels = [line.get_label() for line in ax.lines]
+    assert labels[2:] == ["factorization term (smoothed)", "recon term (smoothed, unweighted)",
+                          "op term (smoothed, unweighted)"]
+    np.testing.assert_allclose(ax.lines[4].get_ydata(), 0.7)
+    assert ax.get_title() == "Training loss"
+    seed = [{"step": s, "loss": 1.0, "fact": 1.0} for s in range(60)]
+    assert plot_loss_curve(seed).axes[0].get_title() == "Factorization Loss"
