@@ -40,6 +40,14 @@ def _check(z_anchor: torch.Tensor, z_crops: torch.Tensor, deltas: torch.Tensor) 
     return B, K, D
 
 
+def flat_differences(z_anchor: torch.Tensor, z_crops: torch.Tensor,
+                     deltas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Checked shapes -> d = z(crop) - z(anchor) as (B*K, D) rows and their shifts (B*K, 2),
+    anchor-major (row b*K + k): the one flattening every term here starts from."""
+    B, K, D = _check(z_anchor, z_crops, deltas)
+    return (z_crops - z_anchor[:, None]).reshape(B * K, D), deltas.reshape(B * K, 2)
+
+
 def shared_direction_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor, deltas: torch.Tensor,
                           eps: float = 1e-8) -> torch.Tensor:
     """Mean of (cos(d_i, d_j) - cos(s_i, s_j))^2 over pairs of crops of different anchors.
@@ -51,10 +59,10 @@ def shared_direction_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor, delt
     >>> shared_direction_loss(z_anchor=za, z_crops=torch.tensor([[[1., 0.]], [[0., 3.]]]), deltas=s)
     tensor(0.)
     """
-    B, K, D = _check(z_anchor, z_crops, deltas)
-    d = (z_crops - z_anchor[:, None]).reshape(B * K, D)
+    d, s = flat_differences(z_anchor, z_crops, deltas)
+    B, K = z_crops.shape[:2]
     u = d / (d.square().sum(-1, keepdim=True) + eps * eps).sqrt()
-    s = deltas.reshape(B * K, 2).to(d.dtype)
+    s = s.to(d.dtype)
     sn = s / s.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     anchor = torch.arange(B, device=d.device).repeat_interleave(K)
     moves = s.abs().sum(-1) > 0
@@ -75,9 +83,7 @@ def magnitude_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor, deltas: tor
     >>> magnitude_loss(z_anchor=za, z_crops=torch.tensor([[[0., 2.], [6., 0.], [1., 1.]]]), deltas=s)
     tensor(0.)
     """
-    B, K, D = _check(z_anchor, z_crops, deltas)
-    d = (z_crops - z_anchor[:, None]).reshape(B * K, D)
-    s = deltas.reshape(B * K, 2)
+    d, s = flat_differences(z_anchor, z_crops, deltas)
     ratio = (d.square().sum(-1) + eps * eps).sqrt() / s.abs().sum(-1).clamp_min(1).to(d.dtype)
     terms = []
     for f in range(2):
@@ -99,9 +105,8 @@ def linear_shift_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor, deltas: 
     >>> round(loss.item(), 6)
     0.0
     """
-    B, K, D = _check(z_anchor, z_crops, deltas)
-    d = (z_crops - z_anchor[:, None]).reshape(B * K, D)
-    s = deltas.reshape(B * K, 2).to(d.dtype)
+    d, s = flat_differences(z_anchor, z_crops, deltas)
+    s = s.to(d.dtype)
     gram = s.T @ s + 1e-6 * torch.eye(2, dtype=d.dtype, device=d.device)
     W = torch.linalg.solve(gram, s.T @ d)                      # (2, D)
     return (d - s @ W).square().sum() / (d.square().sum() + eps)
@@ -136,9 +141,7 @@ def shift_consistency_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor, del
     >>> shift_consistency_loss(z_anchor=za, z_crops=torch.tensor([[[1., 0.], [0., 3.]], [[1., 0.], [0., 3.]]]), deltas=s)
     tensor(0.)
     """
-    B, K, D = _check(z_anchor, z_crops, deltas)
-    d = (z_crops - z_anchor[:, None]).reshape(B * K, D)
-    s = deltas.reshape(B * K, 2)
+    d, s = flat_differences(z_anchor, z_crops, deltas)
     moves = (s.abs().sum(-1) > 0).to(d.dtype)[:, None]
     resid = (d - shift_means(d, s)) * moves
     return resid.square().sum() / ((d * moves).square().sum() + eps)

@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 from torch.nn import functional as F
 
-from softfact.losses.arithmetic import _check, shift_means
+from softfact.losses.arithmetic import _check, flat_differences, shift_means
 
 
 def operation_loss(*, decode: Callable[[torch.Tensor], torch.Tensor], z_anchor: torch.Tensor,
@@ -47,6 +47,5 @@ def operation_queries(*, z_anchor: torch.Tensor, z_crops: torch.Tensor, deltas: 
     tensor([[2.],
             [2.]])
     """
-    B, K, D = _check(z_anchor, z_crops, deltas)
-    d = (z_crops - z_anchor[:, None]).reshape(B * K, D)
-    return z_anchor.repeat_interleave(K, 0) + shift_means(d, deltas.reshape(B * K, 2))
+    d, s = flat_differences(z_anchor, z_crops, deltas)
+    return z_anchor.repeat_interleave(z_crops.shape[1], 0) + shift_means(d, s)

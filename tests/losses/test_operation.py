@@ -2,17 +2,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from softfact.data.blobs import translate
 from softfact.losses import operation_loss
-
-
-def shift_rows(x, dy):
-    """Zero-filled shift of (N, 1, H, W) images by dy rows (down = positive)."""
-    out = torch.zeros_like(x)
-    if dy >= 0:
-        out[..., dy:, :] = x[..., :x.shape[-2] - dy, :]
-    else:
-        out[..., :dy, :] = x[..., -dy:, :]
-    return out
 
 
 def test_equals_loop_reference(gen):
@@ -43,7 +34,7 @@ def test_zero_for_an_exactly_equivariant_pair():
     enc = lambda img: (img[:, 0, :, 0] * torch.arange(H)).sum(-1, keepdim=True)          # z = row
     dec = lambda z: 60.0 * (1 - 2 * (z - torch.arange(H)).abs().clamp(max=1)).view(-1, 1, H, 1)
     s = torch.tensor([[[1, 0], [-2, 0]]] * 4)
-    crops = torch.stack([shift_rows(x, 1), shift_rows(x, -2)], 1)
+    crops = torch.stack([translate(x, 1, 0), translate(x, -2, 0)], 1)
     zc = torch.stack([enc(crops[:, 0]), enc(crops[:, 1])], 1)
     loss = operation_loss(decode=dec, z_anchor=enc(x), z_crops=zc, deltas=s, crops=crops)
     assert loss.item() < 1e-6
