@@ -49,6 +49,8 @@ class TrainConfig:
     width: int = 32                  # conv encoder: channels of the first stage
     depth: int = 4                   # conv encoder: number of stride-2 stages
     conv_coords: bool = True         # conv encoder: row/column coordinate input channels
+    latent_map: int = 0              # conv encoder: channels of a spatial latent the decoder reads
+                                     # beside the pooled embedding (0 = the embedding alone)
     # losses
     fact_weight: float = 1.0         # weight of the factorization loss
     cross_weight: float = 1.0        # weight of cross-factor (target 0) pairs; 1 = the seed's mix
@@ -138,6 +140,10 @@ class TrainConfig:
             raise ConfigError(f"config key 'lr' must be > 0, got {self.lr}")
         if self.data == "midi" and not self.midi_dir:
             raise ConfigError("data 'midi' needs config key 'midi_dir' (--midi-dir PATH)")
+        if self.latent_map < 0 or (self.latent_map and (self.encoder != "conv" or not self.recon_weight > 0)):
+            raise ConfigError(f"config key 'latent_map' ({self.latent_map}) must be >= 0; a spatial "
+                              f"latent is read by the joint decoder: it needs encoder: conv (got "
+                              f"{self.encoder!r}) and recon_weight > 0 (got {self.recon_weight})")
         if self.onset and self.encoder == "toy":
             raise ConfigError("config key 'onset' adds an input channel; the toy encoder takes "
                               "one: use --encoder conv")
@@ -165,7 +171,7 @@ class TrainConfig:
 
 
 # Settings that define the model's shape: a checkpoint must agree on these to be loaded.
-MODEL_KEYS = ("encoder", "latent_dim", "width", "depth", "conv_coords", "image_size")
+MODEL_KEYS = ("encoder", "latent_dim", "width", "depth", "conv_coords", "image_size", "latent_map")
 
 # Settings a finished run may be pointed at anew (``Run.load(path, midi_dir=...)``,
 # ``softfact evaluate RUN --midi-dir PATH``): where the data are and how much to evaluate.

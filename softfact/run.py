@@ -25,7 +25,7 @@ import torch
 from softfact.config import RUN_KEYS, ConfigError, TrainConfig, apply
 from softfact.data.sources import build_image_source
 from softfact.metrics import Evaluation, evaluate
-from softfact.models import build_encoder
+from softfact.models import build_encoder, decoder_input
 from softfact.ops import auto_images, evaluate_operations
 from softfact.training.checkpoint import load_checkpoint, load_model_weights
 from softfact.training.export import is_export, load_export
@@ -99,6 +99,12 @@ class Run:
         return model.to(self.device).eval()
 
     @cached_property
+    def latent_encoder(self) -> torch.nn.Module:
+        """What the run's decoder reads: the encoder's embedding, followed by its spatial latent
+        map when the run has one (``latent_map`` > 0). Latent operations act on this."""
+        return decoder_input(self.encoder)
+
+    @cached_property
     def decoder(self) -> torch.nn.Module | None:
         """The run's decoder (latent -> image logits), eval mode on the run's device, or None.
 
@@ -137,7 +143,7 @@ class Run:
         decoder = getattr(self, "decoder", None)
         if decoder is not None:  # latent operations: decoded z + v against true shifts
             self.latent_operations = evaluate_operations(
-                self.encoder, decoder, self.source("train"), self.source("val"),
+                self.latent_encoder, decoder, self.source("train"), self.source("val"),
                 max_shift=cfg.max_shift, wrap=cfg.wrap, seed=seed,
                 n_images=min(auto_images(cfg.max_shift), cfg.metric_images))
             ev.metrics.update(self.latent_operations.metrics)
@@ -183,7 +189,8 @@ def _load_decoder(run: Run) -> torch.nn.Module | None:
     if path.is_file():
         cfg = run.config
         state = load_decoder_checkpoint(path, expect={"latent_dim": cfg.latent_dim,
-                                                      "image_size": cfg.image_size})
+                                                      "image_size": cfg.image_size,
+                                                      "map_channels": cfg.latent_map})
         return decoder_from_state(state, path)
     if "decoder" not in run.state:
         return None

@@ -38,10 +38,13 @@ def train_run_decoder(run, *, steps: int = _D.steps, batch_size: int = _D.batch_
             raise ConfigError(f"--{name} must be >= 1, got {v}")
     if not lr > 0:
         raise ConfigError(f"--lr must be > 0, got {lr}")
+    from softfact.models.conv import map_side
     cfg = DecoderConfig(latent_dim=c.latent_dim, image_size=c.image_size, width=width,
+                        map_channels=c.latent_map,
+                        map_size=map_side(c.image_size, c.depth) if c.latent_map else 4,
                         max_shift=c.max_shift, wrap=c.wrap, steps=steps, batch_size=batch_size,
                         lr=lr, seed=seed, encoder_step=run.step)
-    return train_decoder(run.encoder, run.source("train"), cfg, run.files.decoder, resume=resume,
+    return train_decoder(run.latent_encoder, run.source("train"), cfg, run.files.decoder, resume=resume,
                          progress=progress, device=run.device)
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 from torch import nn
 
 from softfact.models.chunked import ChunkedEncoder
-from softfact.models.conv import ConvEncoder
+from softfact.models.conv import ConvEncoder, SpatialLatent, decoder_input
 from softfact.models.decoder import ConvDecoder, build_decoder
 from softfact.models.precision import embedding_layer, float32_embedding
 from softfact.models.toy import ToyEncoder
 
 __all__ = ["ChunkedEncoder", "ConvEncoder", "ToyEncoder", "build_encoder", "embedding_layer",
-           "float32_embedding", "ConvDecoder", "build_decoder"]
+           "float32_embedding", "ConvDecoder", "build_decoder", "SpatialLatent", "decoder_input"]
 
 
 def build_encoder(cfg) -> nn.Module:
@@ -25,4 +25,5 @@ def build_encoder(cfg) -> nn.Module:
     if cfg.encoder == "toy":
         return ToyEncoder(cfg.latent_dim)
     return ConvEncoder(latent_dim=cfg.latent_dim, width=cfg.width, depth=cfg.depth,
-                       coords=cfg.conv_coords, in_channels=1 + bool(cfg.onset))
+                       coords=cfg.conv_coords, in_channels=1 + bool(cfg.onset),
+                       latent_map=cfg.latent_map)

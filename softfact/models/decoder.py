@@ -10,6 +10,10 @@ is no full-resolution conv with many channels: measured on the 2-core CPU at bat
 transposed conv to one channel costs little. A side that is not 4 * 2**k is reached by
 resizing the logits. Row/column coordinate channels join the input of every layer
 (CoordConv), so the decoder places content by position as easily as the encoder reads it.
+
+With ``map_channels=C`` (a spatial latent, ``ConvEncoder(latent_map=C)``) the input is the
+pooled embedding followed by a flattened C x m x m map: the decoder starts at m x m, where the
+map joins the embedding's linear spread as C more channels.
 """
 from __future__ import annotations
 
@@ -18,6 +22,8 @@ import math
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from softfact.models.conv import map_side
 
 
 def _groups(channels: int) -> int:
@@ -53,28 +59,36 @@ class ConvDecoder(nn.Module):
     torch.Size([2, 1, 16, 16])
     """
 
-    def __init__(self, latent_dim: int = 16, image_size: int = 16, width: int = 32):
+    def __init__(self, latent_dim: int = 16, image_size: int = 16, width: int = 32, *,
+                 map_channels: int = 0, map_size: int = 4):
         super().__init__()
-        if latent_dim < 1 or image_size < 4 or width < 1:
-            raise ValueError(f"latent_dim >= 1, image_size >= 4 and width >= 1 needed, "
-                             f"got {latent_dim}, {image_size}, {width}")
+        if latent_dim < 1 or image_size < 4 or width < 1 or map_channels < 0 or not 1 <= map_size < image_size:
+            raise ValueError(f"latent_dim >= 1, image_size >= 4, width >= 1, map_channels >= 0 and "
+                             f"1 <= map_size < image_size needed, got {latent_dim}, {image_size}, "
+                             f"{width}, {map_channels}, {map_size}")
         self.latent_dim, self.image_size, self.width = latent_dim, image_size, width
-        self.stages = max(1, math.ceil(math.log2(image_size / 4)))
+        self.map_channels, self.map_size = map_channels, map_size if map_channels else 4
+        self.in_dim = latent_dim + map_channels * self.map_size ** 2
+        self.stages = max(1, math.ceil(math.log2(image_size / self.map_size)))
         c = width * 2 ** max(0, self.stages - 2)
         self.start = c
-        self.fc = nn.Linear(latent_dim, c * 16)
-        blocks = []
+        self.fc = nn.Linear(latent_dim, c * self.map_size ** 2)
+        blocks, c_in = [], c + map_channels
         for _ in range(self.stages - 1):
-            blocks.append(_UpBlock(c, max(width, c // 2)))
-            c = max(width, c // 2)
+            blocks.append(_UpBlock(c_in, max(width, c // 2)))
+            c = c_in = max(width, c // 2)
+        c = c_in
         self.blocks = nn.Sequential(*blocks)
         self.out = nn.ConvTranspose2d(c + 2, 1, 4, stride=2, padding=1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"ConvDecoder expects (B, {self.latent_dim}) embeddings, "
+        if z.ndim != 2 or z.shape[1] != self.in_dim:
+            raise ValueError(f"ConvDecoder expects (B, {self.in_dim}) embeddings, "
                              f"got shape {tuple(z.shape)}")
-        x = F.gelu(self.fc(z).view(-1, self.start, 4, 4))
+        m = self.map_size
+        x = F.gelu(self.fc(z[:, :self.latent_dim]).view(-1, self.start, m, m))
+        if self.map_channels:
+            x = torch.cat([x, z[:, self.latent_dim:].reshape(-1, self.map_channels, m, m)], dim=1)
         x = self.out(_coords(self.blocks(x)))
         if x.shape[-1] != self.image_size:
             x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear",
@@ -83,10 +97,13 @@ class ConvDecoder(nn.Module):
 
     def config(self) -> dict:
         """The arguments that rebuild this decoder's shape."""
-        return {"latent_dim": self.latent_dim, "image_size": self.image_size, "width": self.width}
+        return {"latent_dim": self.latent_dim, "image_size": self.image_size, "width": self.width,
+                "map_channels": self.map_channels, "map_size": self.map_size}
 
 
 def build_decoder(cfg, *, width: int | None = None) -> nn.Module:
-    """The decoder for a TrainConfig's latent_dim and image_size (width: ``decoder_width``)."""
+    """The decoder for a TrainConfig's latent (latent_dim, and latent_map's map) and image_size
+    (width: ``decoder_width``)."""
     w = width if width is not None else cfg.decoder_width
-    return ConvDecoder(latent_dim=cfg.latent_dim, image_size=cfg.image_size, width=w)
+    return ConvDecoder(latent_dim=cfg.latent_dim, image_size=cfg.image_size, width=w,
+                       map_channels=cfg.latent_map, map_size=map_side(cfg.image_size, cfg.depth))

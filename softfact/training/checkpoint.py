@@ -94,8 +94,9 @@ def load_checkpoint(path: str | Path, *, expect: TrainConfig | None = None) -> d
     except ConfigError as e:
         raise CheckpointError(f"checkpoint {path} holds an unusable config: {e}") from None
     if expect is not None:
-        diff = [f"{k}: checkpoint {state['config'][k]!r} vs requested {getattr(expect, k)!r}"
-                for k in MODEL_KEYS if state["config"].get(k) != getattr(expect, k)]
+        saved = state["config_obj"]  # keys a checkpoint predates take their defaults
+        diff = [f"{k}: checkpoint {getattr(saved, k)!r} vs requested {getattr(expect, k)!r}"
+                for k in MODEL_KEYS if getattr(saved, k) != getattr(expect, k)]
         if diff:
             raise CheckpointError(f"checkpoint {path} is of another model ({'; '.join(diff)})")
     return state

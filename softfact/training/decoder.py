@@ -23,7 +23,7 @@ from softfact.training.schedule import cosine_lr
 from softfact.training.checkpoint import CheckpointError, load_model_weights, read_state, write_state
 
 FORMAT = "softfact-decoder-v1"
-SHAPE_KEYS = ("latent_dim", "image_size", "width")  # a checkpoint must agree on these
+SHAPE_KEYS = ("latent_dim", "image_size", "width", "map_channels", "map_size")  # must agree
 
 
 class DecoderDiverged(RuntimeError):
@@ -35,6 +35,8 @@ class DecoderConfig:
     latent_dim: int = 16
     image_size: int = 16
     width: int = 32            # channels of the decoder's last stage
+    map_channels: int = 0      # a spatial latent's map (the run's latent_map), map_size x map_size
+    map_size: int = 4
     max_shift: int = 4         # crops shifted by 1..max_shift, as in training
     wrap: bool = False
     steps: int = 3000
@@ -70,8 +72,9 @@ def load_decoder_checkpoint(path: str | Path, *, expect: dict | None = None) -> 
     state = read_state(path, "decoder checkpoint")  # empty, damaged, code-carrying: one line
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a softfact decoder checkpoint ({FORMAT} expected)")
-    diff = [f"{k}: checkpoint {state['config'].get(k)!r} vs requested {v!r}"
-            for k, v in (expect or {}).items() if k in SHAPE_KEYS and state["config"].get(k) != v]
+    saved = {**DecoderConfig().to_dict(), **state["config"]}  # keys it predates: defaults
+    diff = [f"{k}: checkpoint {saved.get(k)!r} vs requested {v!r}"
+            for k, v in (expect or {}).items() if k in SHAPE_KEYS and saved.get(k) != v]
     if diff:
         raise CheckpointError(f"decoder checkpoint {path} is of another model ({'; '.join(diff)})")
     return state
@@ -80,7 +83,8 @@ def load_decoder_checkpoint(path: str | Path, *, expect: dict | None = None) -> 
 def decoder_from_state(state: dict, path="decoder checkpoint") -> ConvDecoder:
     """Rebuild the decoder a checkpoint holds (shape from its config, then its weights)."""
     c = state["config"]
-    decoder = ConvDecoder(latent_dim=c["latent_dim"], image_size=c["image_size"], width=c["width"])
+    decoder = ConvDecoder(latent_dim=c["latent_dim"], image_size=c["image_size"], width=c["width"],
+                          map_channels=c.get("map_channels", 0), map_size=c.get("map_size", 4))
     load_model_weights(decoder, {"model": state["decoder"]}, path)
     return decoder
 
@@ -89,14 +93,16 @@ def train_decoder(encoder: torch.nn.Module, source, cfg: DecoderConfig, path: st
                   resume: bool = False, progress: bool = True, device="cpu") -> Path:
     """Train a ConvDecoder on ``encoder`` (frozen) with images of ``source``; returns ``path``.
 
-    ``source`` is an ``image_fn(n, generator)`` (``Run.source("train")``). Without ``resume``
+    ``source`` is an ``image_fn(n, generator)`` (``Run.source("train")``); ``encoder`` gives
+    what the decoder reads (``Run.latent_encoder``: the embedding, and a spatial latent's map). Without ``resume``
     an existing checkpoint at ``path`` is never overwritten.
     """
     # -- model, optimizer, data stream ---------------------------------------------------
     path, device = Path(path), torch.device(device)
     encoder = encoder.to(device).eval().requires_grad_(False)
     torch.manual_seed(cfg.seed)
-    decoder = ConvDecoder(latent_dim=cfg.latent_dim, image_size=cfg.image_size, width=cfg.width).to(device)
+    decoder = ConvDecoder(latent_dim=cfg.latent_dim, image_size=cfg.image_size, width=cfg.width,
+                          map_channels=cfg.map_channels, map_size=cfg.map_size).to(device)
     optimizer = torch.optim.Adam(decoder.parameters(), lr=cfg.lr)
     gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + 7)
     step = 0

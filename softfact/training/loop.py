@@ -22,7 +22,8 @@ from softfact.config import ConfigError, TrainConfig
 from softfact.data.sources import build_image_source
 from softfact.data.multicrop import sample_multicrop
 from softfact.data.triplets import sample_triplets
-from softfact.models import ChunkedEncoder, build_decoder, build_encoder, float32_embedding
+from softfact.models import (ChunkedEncoder, build_decoder, build_encoder, decoder_input,
+                             float32_embedding)
 from softfact.losses import (ArithmeticLoss, factorization_loss, lejepa_loss, operation_queries,
                              pairwise_factorization_loss)
 from softfact.training import distributed
@@ -86,8 +87,8 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig, decoder=None) -> d
     # bf16 autocast (CUDA, or CPUs with bf16 units); the losses run in float32
     with torch.autocast(x.device.type, dtype=torch.bfloat16,
                         enabled=cfg.amp and x.device.type in ("cuda", "cpu")):
-        z = model(x)
-    z = z.float()
+        z_read = model(x).float()  # what the decoder reads (with latent_map: embedding + map)
+    z = z_read[:, :cfg.latent_dim] if cfg.latent_map else z_read  # the losses see the embedding
     za, zc = z[:n], z[n:].view(k, n, -1).transpose(0, 1)  # (B, D), (B, K, D)
     if batch.scheme is not None:  # the seed's triplets
         fact = factorization_loss(z_anchor=za, z_crop1=zc[:, 0], z_crop2=zc[:, 1],
@@ -117,13 +118,16 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig, decoder=None) -> d
     if decoder is not None:  # joint decoder: the anchor and every crop decode to their images
         # with op_weight, also z(anchor) + v(s) (v: the batch's mean d per shift) to the shifted
         # crop (losses.operation), decoded in the same call: one decoder forward per step
-        queries = operation_queries(z_anchor=za, z_crops=zc, deltas=batch.deltas) if cfg.op_weight > 0 else None
-        logits = decoder(z if queries is None else torch.cat([z, queries]))
-        out["recon"] = F.binary_cross_entropy_with_logits(logits[:len(z)], x.float())
+        queries = None
+        if cfg.op_weight > 0:
+            zr_a, zr_c = z_read[:n], z_read[n:].view(k, n, -1).transpose(0, 1)
+            queries = operation_queries(z_anchor=zr_a, z_crops=zr_c, deltas=batch.deltas)
+        logits = decoder(z_read if queries is None else torch.cat([z_read, queries]))
+        out["recon"] = F.binary_cross_entropy_with_logits(logits[:len(z_read)], x.float())
         out["loss"] = out["loss"] + cfg.recon_weight * out["recon"]
         if queries is not None:
             target = batch.crops.flatten(0, 1).float()                 # anchor-major, as the queries
-            out["op"] = F.binary_cross_entropy_with_logits(logits[len(z):], target)
+            out["op"] = F.binary_cross_entropy_with_logits(logits[len(z_read):], target)
             out["loss"] = out["loss"] + cfg.op_weight * out["op"]
     return out
 
@@ -240,7 +244,9 @@ def _train(cfg: TrainConfig, *, resume: bool, progress: bool, on_checkpoint,
         write_json(RunFiles(out).split, corpus.record())
         if progress:
             print(corpus.summary(), flush=True)
-    chunked = ChunkedEncoder(model, cfg.chunk if device.type == "cpu" else 0)
+    # with a spatial latent the step's forward returns the embedding and the map (decoder_input)
+    chunked = ChunkedEncoder(decoder_input(model) if decoder is not None else model,
+                             cfg.chunk if device.type == "cpu" else 0)
     net = distributed.wrap(chunked, device, info)
     joint = {"decoder": distributed.wrap(decoder, device, info)} if decoder is not None else {}
     log = RunLog(out, cfg, enabled=info.is_main, resume_step=step if resume else None)

@@ -194,3 +194,84 @@ def test_op_weight_adds_the_operation_loss_to_the_joint_decoder():
 def test_op_weight_needs_the_joint_decoder():
     with pytest.raises(ConfigError, match="'op_weight' .* needs recon_weight > 0"):
         resolve("cpu", None, {"op_weight": "1"})
+
+
+# -- the spatial latent (latent_map): the losses see the embedding, the decoder reads the map too --
+
+SPATIAL = dict(encoder="conv", width=4, depth=2, latent_dim=8, latent_map=2, recon_weight=1.0,
+               decoder_width=8)
+
+
+def test_spatial_latent_feeds_the_decoder_and_leaves_the_losses_on_the_embedding():
+    from softfact.data.multicrop import sample_multicrop
+    from softfact.data.blobs import BlobSource
+    from softfact.losses import factorization_loss, operation_loss, pairwise_factorization_loss
+    cfg = resolve("cpu", None, {**{k: str(v) for k, v in SPATIAL.items()}, "op_weight": "1"})
+    torch.manual_seed(0)
+    enc, dec = loop_mod.build_encoder(cfg), build_decoder(cfg)
+    assert dec.in_dim == 8 + 2 * 4 * 4
+    batch = sample_multicrop(BlobSource(), 8, crops=6, max_shift=4,
+                             generator=torch.Generator().manual_seed(0), antithetic=True)
+    out = loop_mod.compute_losses(loop_mod.decoder_input(enc), batch, 0, cfg, decoder=dec)
+    za, zc = enc(batch.anchor), enc(batch.crops.flatten(0, 1)).view(8, 6, -1)
+    fact = pairwise_factorization_loss(z_anchor=za, z_crops=zc, deltas=batch.deltas,
+                                       valid=batch.distinct, cross_weight=cfg.cross_weight)
+    assert torch.allclose(out["fact"], fact, atol=1e-5)
+    la, lc = enc.latent(batch.anchor), enc.latent(batch.crops.flatten(0, 1)).view(8, 6, -1)
+    recon = nn.functional.binary_cross_entropy_with_logits(
+        dec(torch.cat([la, lc.transpose(0, 1).flatten(0, 1)])),
+        torch.cat([batch.anchor, batch.crops.transpose(0, 1).flatten(0, 1)]))
+    assert torch.allclose(out["recon"], recon, atol=1e-5)
+    op = operation_loss(decode=dec, z_anchor=la, z_crops=lc, deltas=batch.deltas, crops=batch.crops)
+    assert torch.allclose(out["op"], op, atol=1e-5)
+
+
+def test_spatial_run_trains_resumes_evaluates_and_refuses_another_map(tmp_path, capsys):
+    kw = dict(SPATIAL, op_weight=1.0, eval_blobs=32, metric_images=4)
+    straight = train(cfg_for(tmp_path, "a", **kw), progress=False)
+    train(cfg_for(tmp_path, "b", steps=3, **kw), progress=False)
+    resumed = train(cfg_for(tmp_path, "b", **kw), resume=True, progress=False)
+    sa, sb = load_checkpoint(straight), load_checkpoint(resumed)
+    for part in ("model", "decoder"):
+        for k in sa[part]:
+            assert torch.equal(sa[part][k], sb[part][k]), (part, k)
+    assert any(k.startswith("to_map") for k in sa["model"])
+    run = Run.load(straight)
+    x = torch.rand(3, 1, 16, 16)
+    assert run.encoder(x).shape == (3, 8) and run.latent_encoder(x).shape == (3, 8 + 32)
+    assert run.decoder(run.latent_encoder(x)).shape == (3, 1, 16, 16)
+    m = run.evaluate(n=32).metrics
+    assert 0 <= m["recon_f1"] <= 1 and "op_f1_ceiling" in m and "cross_abs_cos" in m
+    # the frozen-decoder stage reads the same latent
+    assert cli_main(["decoder", str(straight), "--steps", "2", "--batch-size", "4", "--width", "8",
+                     "--quiet"]) == 0
+    state = load_decoder_checkpoint(straight / "decoder.pt", expect={"map_channels": 2})
+    assert state["config"]["map_size"] == 4 and Run.load(straight).decoder.in_dim == 40
+    # a checkpoint with another map is another model
+    with pytest.raises(CheckpointError, match="latent_map: checkpoint 2 vs requested 3"):
+        train(cfg_for(tmp_path, "a", **{**kw, "latent_map": 3, "steps": 8}), resume=True, progress=False)
+    with pytest.raises(CheckpointError, match="map_channels: checkpoint 2 vs requested 3"):
+        load_decoder_checkpoint(straight / "decoder.pt", expect={"map_channels": 3})
+
+
+def test_spatial_latent_needs_the_conv_encoder_and_the_joint_decoder():
+    with pytest.raises(ConfigError, match="'latent_map' .* needs encoder: conv \\(got 'toy'\\)"):
+        resolve("cpu", None, {"latent_map": "4", "recon_weight": "1"})
+    with pytest.raises(ConfigError, match="recon_weight > 0 \\(got 0.0\\)"):
+        resolve("cpu", None, {"latent_map": "4", "encoder": "conv"})
+    with pytest.raises(ConfigError, match="'latent_map' \\(-1\\) must be >= 0"):
+        resolve("cpu", None, {"latent_map": "-1"})
+
+
+def test_decoder_checkpoints_from_before_the_spatial_latent_still_load(tmp_path):
+    dec = ConvDecoder(latent_dim=8, image_size=16, width=8)
+    cfg = DecoderConfig(latent_dim=8, width=8)
+    save_decoder_checkpoint(tmp_path / "d.pt", decoder=dec, optimizer=torch.optim.Adam(dec.parameters()),
+                            step=1, cfg=cfg, rng={})
+    state = torch.load(tmp_path / "d.pt", weights_only=True)
+    for k in ("map_channels", "map_size"):
+        del state["config"][k]
+    torch.save(state, tmp_path / "d.pt")
+    state = load_decoder_checkpoint(tmp_path / "d.pt", expect={"latent_dim": 8, "map_channels": 0})
+    from softfact.training.decoder import decoder_from_state
+    assert decoder_from_state(state).in_dim == 8
