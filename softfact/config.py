@@ -64,6 +64,8 @@ class TrainConfig:
     recon_weight: float = 0.0
     decoder_width: int = 32          # ConvDecoder channels of its last stage
     op_weight: float = 0.0           # joint decoder: BCE of decode(z(x) + v(s)) vs the shifted crop
+    op_moves: str = "latent"         # with latent_map: what v(s) moves, the whole latent the
+                                     # decoder reads, or the pooled "embedding" alone (map kept)
     # latent arithmetic (losses/arithmetic.py; 0 = off, the seed's objective)
     shared_weight: float = 0.0       # seed's cosine loss on crops of different anchors
     magnitude_weight: float = 0.0    # |d| proportional to |shift| within each factor
@@ -144,6 +146,8 @@ class TrainConfig:
             raise ConfigError(f"config key 'latent_map' ({self.latent_map}) must be >= 0; a spatial "
                               f"latent is read by the joint decoder: it needs encoder: conv (got "
                               f"{self.encoder!r}) and recon_weight > 0 (got {self.recon_weight})")
+        if self.op_moves not in ("latent", "embedding"):
+            raise ConfigError(f"config key 'op_moves' must be latent or embedding, got {self.op_moves!r}")
         if self.onset and self.encoder == "toy":
             raise ConfigError("config key 'onset' adds an input channel; the toy encoder takes "
                               "one: use --encoder conv")

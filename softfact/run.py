@@ -104,6 +104,13 @@ class Run:
         map when the run has one (``latent_map`` > 0). Latent operations act on this."""
         return decoder_input(self.encoder)
 
+    @property
+    def op_moves(self) -> int | None:
+        """How many leading features of ``latent_encoder``'s latent a latent operation moves:
+        None (all), or ``latent_dim`` for a spatial latent trained with ``op_moves: embedding``."""
+        cfg = self.config
+        return cfg.latent_dim if cfg.latent_map and cfg.op_moves == "embedding" else None
+
     @cached_property
     def decoder(self) -> torch.nn.Module | None:
         """The run's decoder (latent -> image logits), eval mode on the run's device, or None.
@@ -145,7 +152,7 @@ class Run:
             self.latent_operations = evaluate_operations(
                 self.latent_encoder, decoder, self.source("train"), self.source("val"),
                 max_shift=cfg.max_shift, wrap=cfg.wrap, seed=seed,
-                n_images=min(auto_images(cfg.max_shift), cfg.metric_images))
+                n_images=min(auto_images(cfg.max_shift), cfg.metric_images), moves=self.op_moves)
             ev.metrics.update(self.latent_operations.metrics)
         if write:
             self.write_metrics(ev.metrics)

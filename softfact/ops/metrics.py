@@ -164,7 +164,7 @@ def summarise(counts: dict, *, recon_f1: float) -> dict:
 
 def evaluate_operations(encoder, decoder, train_fn, val_fn, *, max_shift: int = 4,
                         wrap: bool = False, seed: int = 0, n_images: int | None = None,
-                        method: str = "mean", operations=None,
+                        method: str = "mean", operations=None, moves: int | None = None,
                         batch_size: int = 2048) -> OperationResult:
     """Fit v and the threshold on training images, score the operations on validation images.
 
@@ -172,7 +172,8 @@ def evaluate_operations(encoder, decoder, train_fn, val_fn, *, max_shift: int = 
     callables. ``train_fn`` / ``val_fn``: ``image_fn(n, generator)`` of binary images;
     ``n_images`` per split (default ``auto_images(max_shift)``: 64 on the toy grid). Each
     image's shift grid is encoded once. ``operations``: an already fitted ``OperationVectors``
-    (or anything with ``apply(z, dy, dx)``) to use instead of fitting one by ``method``.
+    (or anything with ``apply(z, dy, dx)``) to use instead of fitting one by ``method``;
+    ``moves``: the number of leading features v moves (None: all; ``OperationVectors``).
     """
     n = n_images or auto_images(max_shift)
     enc_bs = 4096
@@ -182,7 +183,7 @@ def evaluate_operations(encoder, decoder, train_fn, val_fn, *, max_shift: int = 
                               wrap=wrap, generator=torch.Generator(), batch_size=enc_bs)
     if operations is None:
         operations = OperationVectors(method, max_shift=m, wrap=wrap, n_images=n,
-                                      random_state=seed).fit_grid(train.z)
+                                      random_state=seed, moves=moves).fit_grid(train.z)
     z_tr = torch.as_tensor(train.z[:, m, m], dtype=torch.float32)
     scores = decode(decoder, z_tr, batch_size=batch_size)
     if scores.shape[1:] != images_tr.shape[1:]:

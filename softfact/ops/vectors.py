@@ -28,7 +28,8 @@ class OperationVectors:
 
     Parameters: ``method`` ("mean", "linear" or "auto"), ``max_shift`` (the grid's m), ``wrap``
     (torch.roll shifts instead of zero fill), ``n_images`` (images drawn when ``fit`` gets an
-    ``image_fn``), ``random_state`` (seed of that draw).
+    ``image_fn``), ``random_state`` (seed of that draw), ``moves`` (None: v moves every feature;
+    k: only the first k, e.g. a spatial latent's embedding, the map features staying put).
 
     Learned attributes: ``method_`` the method used ("auto": the one chosen, with the held-out
     latent errors of both in ``scores_``); ``shifts_`` (S,) the shift values -m..m;
@@ -45,8 +46,9 @@ class OperationVectors:
     """
 
     def __init__(self, method: str = "mean", *, max_shift: int = 4, wrap: bool = False,
-                 n_images: int = 200, random_state: int = 0):
+                 n_images: int = 200, random_state: int = 0, moves: int | None = None):
         self.method = method
+        self.moves = moves
         self.max_shift = max_shift
         self.wrap = wrap
         self.n_images = n_images
@@ -84,7 +86,7 @@ class OperationVectors:
                 raise OpsError(f"method 'auto' needs at least 2 images, got {Z.shape[0]}")
             fit, held = split_images(Z.shape[0], seed=self.random_state)
             self.scores_ = {
-                k: latent_error(Z[held], OperationVectors(k, max_shift=m).fit_grid(Z[fit]))
+                k: latent_error(Z[held], OperationVectors(k, max_shift=m, moves=self.moves).fit_grid(Z[fit]))
                 for k in ("mean", "linear")}
             method = min(self.scores_, key=self.scores_.get)
         self.method_ = method
@@ -97,6 +99,9 @@ class OperationVectors:
         else:
             s = self.shifts_.astype(np.float64)
             self.vectors_ = s[:, None, None] * coef[0] + s[None, :, None] * coef[1]
+        if self.moves is not None:  # only the first ``moves`` features move (a spatial latent's
+            self.vectors_[..., self.moves:] = 0          # embedding; its map stays)
+            self.coef_[:, self.moves:] = 0
         self.n_features_in_ = Z.shape[-1]
         self.n_images_ = Z.shape[0]
         return self
@@ -135,7 +140,8 @@ class OperationVectors:
 
     def __repr__(self) -> str:
         return (f"OperationVectors(method={self.method!r}, max_shift={self.max_shift}, "
-                f"wrap={self.wrap}, n_images={self.n_images}, random_state={self.random_state})")
+                f"wrap={self.wrap}, n_images={self.n_images}, random_state={self.random_state}"
+                f"{'' if self.moves is None else f', moves={self.moves}'})")
 
 
 def latent_error(Z: np.ndarray, operations, *, size: int | None = None) -> float:

@@ -119,7 +119,8 @@ def _latent_operations(run, decoder, source, *, seed: int, piano_roll: bool,
     result = getattr(run, "latent_operations", None)
     if result is None:  # a Run whose evaluate() did not see the decoder
         result = evaluate_operations(run.latent_encoder, decoder, run.source("train"), source,
-                                     max_shift=cfg.max_shift, wrap=cfg.wrap, seed=seed)
+                                     max_shift=cfg.max_shift, wrap=cfg.wrap, seed=seed,
+                                     moves=run.op_moves)
     images, low = crops_with_pitch(source, n_examples, torch.Generator().manual_seed(seed + 4))
     shifts = default_example_shifts(cfg.max_shift)
     ex = operation_examples(run.latent_encoder, decoder, result.operations, images, shifts=shifts,

@@ -121,7 +121,13 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig, decoder=None) -> d
         queries = None
         if cfg.op_weight > 0:
             zr_a, zr_c = z_read[:n], z_read[n:].view(k, n, -1).transpose(0, 1)
-            queries = operation_queries(z_anchor=zr_a, z_crops=zr_c, deltas=batch.deltas)
+            if cfg.latent_map and cfg.op_moves == "embedding":  # v moves the embedding, the map stays
+                L = cfg.latent_dim
+                queries = torch.cat([operation_queries(z_anchor=zr_a[:, :L], z_crops=zr_c[:, :, :L],
+                                                       deltas=batch.deltas),
+                                     zr_a[:, L:].repeat_interleave(k, 0)], dim=1)
+            else:
+                queries = operation_queries(z_anchor=zr_a, z_crops=zr_c, deltas=batch.deltas)
         logits = decoder(z_read if queries is None else torch.cat([z_read, queries]))
         out["recon"] = F.binary_cross_entropy_with_logits(logits[:len(z_read)], x.float())
         out["loss"] = out["loss"] + cfg.recon_weight * out["recon"]

@@ -41,6 +41,21 @@ def test_mean_vectors_are_the_mean_differences_not_a_fit():
     assert ops.vector(1, 0)[3].item() == pytest.approx(want.item(), rel=1e-6)
 
 
+def test_moves_keeps_the_features_after_the_first_k_in_place():
+    # a spatial latent: the embedding moves, the map features stay (OperationVectors(moves=k))
+    x = pp.images(6, torch.Generator().manual_seed(1))
+    enc = lambda t: torch.cat([pp.encoder(t), pp.encoder(t)[:, :1] ** 2], 1)  # noqa: E731
+    for method in ("mean", "linear", "auto"):
+        every = OperationVectors(method, max_shift=2).fit(enc, x)
+        first = OperationVectors(method, max_shift=2, moves=2).fit(enc, x)
+        assert first.method_ == every.method_ or method == "auto"
+        if method != "auto":
+            np.testing.assert_array_equal(first.vectors_[..., :2], every.vectors_[..., :2])
+        assert not first.vectors_[..., 2:].any() and not first.coef_[:, 2:].any()
+        assert first.vector(1, 0)[3].item() == 0 and every.vector(1, 0)[3].item() != 0
+    assert "moves=2" in repr(first)
+
+
 def test_unfitted_and_bad_input_are_clear_errors():
     with pytest.raises(ValueError, match="not fitted"):
         OperationVectors().vector(1, 0)

@@ -226,6 +226,26 @@ def test_spatial_latent_feeds_the_decoder_and_leaves_the_losses_on_the_embedding
     assert torch.allclose(out["op"], op, atol=1e-5)
 
 
+def test_op_moves_embedding_moves_the_embedding_and_keeps_the_anchors_map():
+    from softfact.data.multicrop import sample_multicrop
+    from softfact.data.blobs import BlobSource
+    from softfact.losses import operation_queries
+    cfg = resolve("cpu", None, {**{k: str(v) for k, v in SPATIAL.items()}, "op_weight": "1",
+                                "op_moves": "embedding"})
+    torch.manual_seed(0)
+    enc, dec = loop_mod.build_encoder(cfg), build_decoder(cfg)
+    batch = sample_multicrop(BlobSource(), 8, crops=6, max_shift=4,
+                             generator=torch.Generator().manual_seed(0), antithetic=True)
+    out = loop_mod.compute_losses(loop_mod.decoder_input(enc), batch, 0, cfg, decoder=dec)
+    la, lc = enc.latent(batch.anchor), enc.latent(batch.crops.flatten(0, 1)).view(8, 6, -1)
+    q = operation_queries(z_anchor=la[:, :8], z_crops=lc[:, :, :8], deltas=batch.deltas)
+    q = torch.cat([q, la[:, 8:].repeat_interleave(6, 0)], 1)        # anchor-major, map kept
+    op = nn.functional.binary_cross_entropy_with_logits(dec(q), batch.crops.flatten(0, 1))
+    assert torch.allclose(out["op"], op, atol=1e-5)
+    with pytest.raises(ConfigError, match="'op_moves' must be latent or embedding, got 'map'"):
+        resolve("cpu", None, {"op_moves": "map"})
+
+
 def test_spatial_run_trains_resumes_evaluates_and_refuses_another_map(tmp_path, capsys):
     kw = dict(SPATIAL, op_weight=1.0, eval_blobs=32, metric_images=4)
     straight = train(cfg_for(tmp_path, "a", **kw), progress=False)
@@ -237,6 +257,7 @@ def test_spatial_run_trains_resumes_evaluates_and_refuses_another_map(tmp_path, 
             assert torch.equal(sa[part][k], sb[part][k]), (part, k)
     assert any(k.startswith("to_map") for k in sa["model"])
     run = Run.load(straight)
+    assert run.op_moves is None  # op_moves "latent" (the default): v moves the whole latent
     x = torch.rand(3, 1, 16, 16)
     assert run.encoder(x).shape == (3, 8) and run.latent_encoder(x).shape == (3, 8 + 32)
     assert run.decoder(run.latent_encoder(x)).shape == (3, 1, 16, 16)
@@ -252,6 +273,13 @@ def test_spatial_run_trains_resumes_evaluates_and_refuses_another_map(tmp_path, 
         train(cfg_for(tmp_path, "a", **{**kw, "latent_map": 3, "steps": 8}), resume=True, progress=False)
     with pytest.raises(CheckpointError, match="map_channels: checkpoint 2 vs requested 3"):
         load_decoder_checkpoint(straight / "decoder.pt", expect={"map_channels": 3})
+    # op_moves embedding: the evaluation's operations move the embedding, not the map
+    emb = Run.load(train(cfg_for(tmp_path, "e", **{**kw, "op_moves": "embedding", "steps": 3}),
+                         progress=False))
+    assert emb.op_moves == 8
+    emb.evaluate(n=32)
+    v = emb.latent_operations.operations.vectors_
+    assert v.shape[-1] == 40 and not v[..., 8:].any() and v[..., :8].any()
 
 
 def test_spatial_latent_needs_the_conv_encoder_and_the_joint_decoder():
