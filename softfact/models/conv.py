@@ -31,6 +31,15 @@ def _groups(channels: int) -> int:
     return next(g for g in (8, 4, 2, 1) if channels % g == 0)
 
 
+def with_coords(x: torch.Tensor) -> torch.Tensor:
+    """``x`` (B, C, H, W) with two more channels holding each pixel's row and column in [-1, 1]."""
+    B, _, H, W = x.shape
+    r = torch.linspace(-1, 1, H, device=x.device, dtype=x.dtype)
+    c = torch.linspace(-1, 1, W, device=x.device, dtype=x.dtype)
+    grid = torch.stack(torch.meshgrid(r, c, indexing="ij")).expand(B, 2, H, W)
+    return torch.cat([x, grid], dim=1)
+
+
 def map_side(image_size: int, depth: int) -> int:
     """The side of the last feature map (the spatial latent) for square inputs of ``image_size``.
 
@@ -64,13 +73,7 @@ class ConvEncoder(nn.Module):
             self.to_map = nn.Conv2d(c, latent_map, 1)
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
-        if self.coords:
-            B, _, H, W = x.shape
-            r = torch.linspace(-1, 1, H, device=x.device, dtype=x.dtype)
-            c = torch.linspace(-1, 1, W, device=x.device, dtype=x.dtype)
-            grid = torch.stack(torch.meshgrid(r, c, indexing="ij")).expand(B, 2, H, W)
-            x = torch.cat([x, grid], dim=1)
-        return self.features(x)
+        return self.features(with_coords(x) if self.coords else x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self._features(x))

@@ -23,21 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from softfact.models.conv import map_side
-
-
-def _groups(channels: int) -> int:
-    """Largest of 8, 4, 2, 1 dividing ``channels``: GroupNorm groups."""
-    return next(g for g in (8, 4, 2, 1) if channels % g == 0)
-
-
-def _coords(x: torch.Tensor) -> torch.Tensor:
-    """``x`` with two channels holding each pixel's row and column in [-1, 1]."""
-    B, _, H, W = x.shape
-    r = torch.linspace(-1, 1, H, device=x.device, dtype=x.dtype)
-    c = torch.linspace(-1, 1, W, device=x.device, dtype=x.dtype)
-    grid = torch.stack(torch.meshgrid(r, c, indexing="ij")).expand(B, 2, H, W)
-    return torch.cat([x, grid], dim=1)
+from softfact.models.conv import _groups, map_side, with_coords
 
 
 class _UpBlock(nn.Module):
@@ -48,7 +34,7 @@ class _UpBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, scale_factor=2, mode="nearest")
-        return F.gelu(self.norm(self.conv(_coords(x))))
+        return F.gelu(self.norm(self.conv(with_coords(x))))
 
 
 class ConvDecoder(nn.Module):
@@ -89,7 +75,7 @@ class ConvDecoder(nn.Module):
         x = F.gelu(self.fc(z[:, :self.latent_dim]).view(-1, self.start, m, m))
         if self.map_channels:
             x = torch.cat([x, z[:, self.latent_dim:].reshape(-1, self.map_channels, m, m)], dim=1)
-        x = self.out(_coords(self.blocks(x)))
+        x = self.out(with_coords(self.blocks(x)))
         if x.shape[-1] != self.image_size:
             x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear",
                               align_corners=False)

@@ -89,7 +89,10 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig, decoder=None) -> d
                         enabled=cfg.amp and x.device.type in ("cuda", "cpu")):
         z_read = model(x).float()  # what the decoder reads (with latent_map: embedding + map)
     z = z_read[:, :cfg.latent_dim] if cfg.latent_map else z_read  # the losses see the embedding
-    za, zc = z[:n], z[n:].view(k, n, -1).transpose(0, 1)  # (B, D), (B, K, D)
+    def split(t):  # crop-major rows -> anchors (B, D), crops (B, K, D)
+        return t[:n], t[n:].view(k, n, -1).transpose(0, 1)
+
+    za, zc = split(z)
     if batch.scheme is not None:  # the seed's triplets
         fact = factorization_loss(z_anchor=za, z_crop1=zc[:, 0], z_crop2=zc[:, 1],
                                   targets=batch.target, cross_weight=cfg.cross_weight)
@@ -119,15 +122,13 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig, decoder=None) -> d
         # with op_weight, also z(anchor) + v(s) (v: the batch's mean d per shift) to the shifted
         # crop (losses.operation), decoded in the same call: one decoder forward per step
         queries = None
-        if cfg.op_weight > 0:
-            zr_a, zr_c = z_read[:n], z_read[n:].view(k, n, -1).transpose(0, 1)
-            if cfg.latent_map and cfg.op_moves == "embedding":  # v moves the embedding, the map stays
-                L = cfg.latent_dim
-                queries = torch.cat([operation_queries(z_anchor=zr_a[:, :L], z_crops=zr_c[:, :, :L],
-                                                       deltas=batch.deltas),
-                                     zr_a[:, L:].repeat_interleave(k, 0)], dim=1)
-            else:
-                queries = operation_queries(z_anchor=zr_a, z_crops=zr_c, deltas=batch.deltas)
+        if cfg.op_weight > 0 and cfg.latent_map and cfg.op_moves == "embedding":
+            # v moves the embedding (za, zc), the anchor's map stays
+            queries = torch.cat([operation_queries(z_anchor=za, z_crops=zc, deltas=batch.deltas),
+                                 z_read[:n, cfg.latent_dim:].repeat_interleave(k, 0)], dim=1)
+        elif cfg.op_weight > 0:
+            zr_a, zr_c = split(z_read)
+            queries = operation_queries(z_anchor=zr_a, z_crops=zr_c, deltas=batch.deltas)
         logits = decoder(z_read if queries is None else torch.cat([z_read, queries]))
         out["recon"] = F.binary_cross_entropy_with_logits(logits[:len(z_read)], x.float())
         out["loss"] = out["loss"] + cfg.recon_weight * out["recon"]
@@ -251,8 +252,7 @@ def _train(cfg: TrainConfig, *, resume: bool, progress: bool, on_checkpoint,
         if progress:
             print(corpus.summary(), flush=True)
     # with a spatial latent the step's forward returns the embedding and the map (decoder_input)
-    chunked = ChunkedEncoder(decoder_input(model) if decoder is not None else model,
-                             cfg.chunk if device.type == "cpu" else 0)
+    chunked = ChunkedEncoder(decoder_input(model), cfg.chunk if device.type == "cpu" else 0)
     net = distributed.wrap(chunked, device, info)
     joint = {"decoder": distributed.wrap(decoder, device, info)} if decoder is not None else {}
     log = RunLog(out, cfg, enabled=info.is_main, resume_step=step if resume else None)
