@@ -25,6 +25,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from softfact.models.activations import GELU
+
 
 def _groups(channels: int) -> int:
     """Largest of 8, 4, 2, 1 dividing ``channels``: GroupNorm groups."""
@@ -64,7 +66,7 @@ class ConvEncoder(nn.Module):
         layers: list[nn.Module] = []
         c_in, c = in_channels + 2 * coords, width
         for _ in range(depth):
-            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.GroupNorm(_groups(c), c), nn.GELU()]
+            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.GroupNorm(_groups(c), c), GELU()]
             c_in, c = c, 2 * c
         c = c_in
         self.features = nn.Sequential(*layers)

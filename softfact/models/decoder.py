@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from softfact.models.activations import gelu
 from softfact.models.conv import _groups, map_side, with_coords
 
 
@@ -34,7 +35,7 @@ class _UpBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, scale_factor=2, mode="nearest")
-        return F.gelu(self.norm(self.conv(with_coords(x))))
+        return gelu(self.norm(self.conv(with_coords(x))))
 
 
 class ConvDecoder(nn.Module):
@@ -72,7 +73,7 @@ class ConvDecoder(nn.Module):
             raise ValueError(f"ConvDecoder expects (B, {self.in_dim}) embeddings, "
                              f"got shape {tuple(z.shape)}")
         m = self.map_size
-        x = F.gelu(self.fc(z[:, :self.latent_dim]).view(-1, self.start, m, m))
+        x = gelu(self.fc(z[:, :self.latent_dim]).view(-1, self.start, m, m))
         if self.map_channels:
             x = torch.cat([x, z[:, self.latent_dim:].reshape(-1, self.map_channels, m, m)], dim=1)
         x = self.out(with_coords(self.blocks(x)))

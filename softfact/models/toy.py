@@ -4,6 +4,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from softfact.models.activations import GELU
+
 
 class ToyEncoder(nn.Module):
     """Tiny ConvNet for 16x16 images -> latent vector, exactly the seed's."""
@@ -11,10 +13,10 @@ class ToyEncoder(nn.Module):
     def __init__(self, latent_dim: int = 16):
         super().__init__()
         self.net = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.GELU(),             # 16x16
-            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.GELU(),  # 8x8
-            nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.GELU(),  # 4x4
-            nn.Conv2d(64, 64, 3, padding=1), nn.GELU(),            # 4x4
+            nn.Conv2d(1, 16, 3, padding=1), GELU(),             # 16x16
+            nn.Conv2d(16, 32, 3, stride=2, padding=1), GELU(),  # 8x8
+            nn.Conv2d(32, 64, 3, stride=2, padding=1), GELU(),  # 4x4
+            nn.Conv2d(64, 64, 3, padding=1), GELU(),            # 4x4
             nn.AdaptiveAvgPool2d(1), nn.Flatten(),
             nn.Linear(64, latent_dim),
         )
