@@ -72,7 +72,8 @@ def softfact_recipe(eval_every: int, threads: int, n_eval: int, budget_s: float,
             pass
         finally:
             loop.save_checkpoint = real_save
-    return {"name": f"softfact train --preset {preset} (batch {cfg.batch_size}, {cfg.steps} steps, "
+    flags = f" --steps {overrides['steps']}" if "steps" in (overrides or {}) else ""
+    return {"name": f"softfact train --preset {preset}{flags} (batch {cfg.batch_size}, {cfg.steps} steps, "
                     f"{cfg.schedule} lr {cfg.lr:g})", "trace": trace, "eval_s": state["eval"],
             "steps": cfg.steps}
 
@@ -123,17 +124,17 @@ def trace_rows(runs: list[dict]) -> list[list]:
 def run(quick: bool = False, threads: int = 1, seed_budget_s: float | None = None,
         sf_budget_s: float | None = None, eval_every: int | None = None,
         seed_eval_every: int | None = None, n_eval: int = 500, seed_steps: int = 5000,
-        amp: bool = False) -> str:
+        amp: bool = False, sf_steps: int | None = None) -> str:
     start = snapshot()
+    steps = {"steps": sf_steps} if sf_steps else {}
     sf_budget_s = sf_budget_s or (900.0 if quick else 3600.0)
     eval_every = eval_every or (250 if quick else 100)
     seed_eval_every = seed_eval_every or 100
-    sf = softfact_recipe(eval_every, threads, n_eval, sf_budget_s)
+    sf = softfact_recipe(eval_every, threads, n_eval, sf_budget_s, overrides=steps)
     extra = []
     if amp:  # the same recipe in bf16 autocast (CPUs with bf16 units: AMX, AVX512-BF16)
-        extra.append(softfact_recipe(eval_every, threads, n_eval, sf_budget_s, overrides={"amp": True}))
-        extra[-1]["name"] = extra[-1]["name"].replace("softfact train --preset cpu",
-                                                      "softfact train --preset cpu --amp")
+        extra.append(softfact_recipe(eval_every, threads, n_eval, sf_budget_s, overrides={"amp": True, **steps}))
+        extra[-1]["name"] = extra[-1]["name"].replace(" (batch", " --amp (batch", 1)
         fp32_t, amp_t = _outcome(sf, sf_budget_s)[1], _outcome(extra[-1], sf_budget_s)[1]
         if amp_t and (not fp32_t or amp_t < fp32_t):
             sf, extra = extra[-1], [sf]  # the faster one is compared with the seed design
@@ -183,12 +184,15 @@ def main(argv=None):
     p.add_argument("--seed-steps", type=int, default=5000,
                    help="the seed design's steps (the notebook's 5,000; more continues its "
                         "constant-lr training until the bar or the budget)")
+    p.add_argument("--sf-steps", type=int, default=None,
+                   help="softfact's schedule length (--steps; default: the preset's)")
     p.add_argument("--amp", action="store_true",
                    help="also run softfact's recipe in bf16 autocast; the faster is compared")
     ns = p.parse_args(argv)
     text = run(quick=ns.quick, threads=ns.threads, seed_budget_s=ns.seed_budget_s,
                sf_budget_s=ns.sf_budget_s, eval_every=ns.eval_every,
-               seed_eval_every=ns.seed_eval_every, seed_steps=ns.seed_steps, amp=ns.amp)
+               seed_eval_every=ns.seed_eval_every, seed_steps=ns.seed_steps, amp=ns.amp,
+               sf_steps=ns.sf_steps)
     print(text)
     print("appended to", append_result("time_to_quality", text))
 
