@@ -72,7 +72,8 @@ def softfact_recipe(eval_every: int, threads: int, n_eval: int, budget_s: float,
             pass
         finally:
             loop.save_checkpoint = real_save
-    flags = f" --steps {overrides['steps']}" if "steps" in (overrides or {}) else ""
+    ov = overrides or {}  # the command-line flags the overrides stand for, in the design's name
+    flags = (f" --steps {ov['steps']}" if "steps" in ov else "") + (" --amp" if ov.get("amp") else "")
     return {"name": f"softfact train --preset {preset}{flags} (batch {cfg.batch_size}, {cfg.steps} steps, "
                     f"{cfg.schedule} lr {cfg.lr:g})", "trace": trace, "eval_s": state["eval"],
             "steps": cfg.steps}
@@ -134,7 +135,6 @@ def run(quick: bool = False, threads: int = 1, seed_budget_s: float | None = Non
     extra = []
     if amp:  # the same recipe in bf16 autocast (CPUs with bf16 units: AMX, AVX512-BF16)
         extra.append(softfact_recipe(eval_every, threads, n_eval, sf_budget_s, overrides={"amp": True, **steps}))
-        extra[-1]["name"] = extra[-1]["name"].replace(" (batch", " --amp (batch", 1)
         fp32_t, amp_t = _outcome(sf, sf_budget_s)[1], _outcome(extra[-1], sf_budget_s)[1]
         if amp_t and (not fp32_t or amp_t < fp32_t):
             sf, extra = extra[-1], [sf]  # the faster one is compared with the seed design
