@@ -63,6 +63,8 @@ class TrainConfig:
     # joint decoder (latent operations): recon_weight x BCE of decoding every view; 0 = off
     recon_weight: float = 0.0
     decoder_width: int = 32          # ConvDecoder channels of its last stage
+    decoder_margin: int = 0          # > 0: translating decoder, content drawn on a canvas this many
+                                     # pixels wider per side, moved by a position read from z
     op_weight: float = 0.0           # joint decoder: BCE of decode(z(x) + v(s)) vs the shifted crop
     op_moves: str = "latent"         # with latent_map: what v(s) moves, the whole latent the
                                      # decoder reads, or the pooled "embedding" alone (map kept)
@@ -146,6 +148,10 @@ class TrainConfig:
             raise ConfigError(f"config key 'latent_map' ({self.latent_map}) must be >= 0; a spatial "
                               f"latent is read by the joint decoder: it needs encoder: conv (got "
                               f"{self.encoder!r}) and recon_weight > 0 (got {self.recon_weight})")
+        if self.decoder_margin < 0 or (self.decoder_margin and self.latent_map):
+            raise ConfigError(f"config key 'decoder_margin' must be >= 0 and reads the pooled "
+                              f"embedding alone (latent_map 0), got {self.decoder_margin} with "
+                              f"latent_map {self.latent_map}")
         if self.op_moves not in ("latent", "embedding"):
             raise ConfigError(f"config key 'op_moves' must be latent or embedding, got {self.op_moves!r}")
         if self.onset and self.encoder == "toy":

@@ -20,6 +20,8 @@ def parser() -> argparse.ArgumentParser:
                    help="anchors per step (each with two shifted crops)")
     p.add_argument("--lr", type=float, default=_D.lr, help="peak Adam learning rate (cosine decay)")
     p.add_argument("--width", type=int, default=_D.width, help="channels of the decoder's last stage")
+    p.add_argument("--margin", type=int, default=_D.margin,
+                   help="> 0: a translating decoder, its canvas this many pixels wider per side")
     p.add_argument("--seed", type=int, default=_D.seed)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--resume", action="store_true", help="continue RUN/decoder.pt (e.g. to more --steps)")
@@ -28,7 +30,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def train_run_decoder(run, *, steps: int = _D.steps, batch_size: int = _D.batch_size,
-                      lr: float = _D.lr, width: int = _D.width, seed: int = _D.seed,
+                      lr: float = _D.lr, width: int = _D.width, margin: int = _D.margin,
+                      seed: int = _D.seed,
                       resume: bool = False, progress: bool = True):
     """Train ``run``'s frozen-encoder decoder into ``run.files.decoder``."""
     from softfact.training.decoder import train_decoder
@@ -36,12 +39,15 @@ def train_run_decoder(run, *, steps: int = _D.steps, batch_size: int = _D.batch_
     for name, v in (("steps", steps), ("batch-size", batch_size), ("width", width)):
         if v < 1:
             raise ConfigError(f"--{name} must be >= 1, got {v}")
+    if margin < 0 or (margin and c.latent_map):
+        raise ConfigError(f"--margin must be >= 0 and needs a pooled latent (latent_map 0), got "
+                          f"{margin} with latent_map {c.latent_map}")
     if not lr > 0:
         raise ConfigError(f"--lr must be > 0, got {lr}")
     from softfact.models.conv import map_side
     cfg = DecoderConfig(latent_dim=c.latent_dim, image_size=c.image_size, width=width,
                         map_channels=c.latent_map,
-                        map_size=map_side(c.image_size, c.depth) if c.latent_map else 4,
+                        map_size=map_side(c.image_size, c.depth) if c.latent_map else 4, margin=margin,
                         max_shift=c.max_shift, wrap=c.wrap, steps=steps, batch_size=batch_size,
                         lr=lr, seed=seed, encoder_step=run.step)
     return train_decoder(run.latent_encoder, run.source("train"), cfg, run.files.decoder, resume=resume,
@@ -57,6 +63,6 @@ def main(argv: list[str]) -> int:
         torch.set_num_threads(ns.threads)
     run = Run.load(ns.run)
     path = train_run_decoder(run, steps=ns.steps, batch_size=ns.batch_size, lr=ns.lr,
-                             width=ns.width, seed=ns.seed, resume=ns.resume, progress=not ns.quiet)
+                             width=ns.width, margin=ns.margin, seed=ns.seed, resume=ns.resume, progress=not ns.quiet)
     print(f"decoder: {path}")
     return 0

@@ -14,6 +14,15 @@ resizing the logits. Row/column coordinate channels join the input of every laye
 With ``map_channels=C`` (a spatial latent, ``ConvEncoder(latent_map=C)``) the input is the
 pooled embedding followed by a flattened C x m x m map: the decoder starts at m x m, where the
 map joins the embedding's linear spread as C more channels.
+
+With ``margin=M > 0`` it is a *translating* decoder: a linear head reads a 2-d position p(z)
+(rows, columns, in pixels) from the embedding, the stages draw the content on a canvas M pixels
+larger on every side from the embedding with p's two directions projected out, and the image is
+the canvas window moved by p (bilinear, what leaves the canvas reads as empty). Adding a vector
+along p's directions then moves the drawing, and what moves past the border is cut off as a
+zero-filled shift cuts it, whatever the content: the decoder is equivariant to moves of p by
+construction, so a latent operation z + v(s) needs only the encoder to move p by s. The encoder
+is not constrained: what p reads is learned, and nothing ties it to the factorization loss.
 """
 from __future__ import annotations
 
@@ -25,6 +34,8 @@ from torch.nn import functional as F
 
 from softfact.models.activations import gelu
 from softfact.models.conv import _groups, map_side, with_coords
+
+_OFF = 30.0  # the logit of "empty" off the translating decoder's canvas (sigmoid: ~1e-13)
 
 
 class _UpBlock(nn.Module):
@@ -47,19 +58,28 @@ class ConvDecoder(nn.Module):
     """
 
     def __init__(self, latent_dim: int = 16, image_size: int = 16, width: int = 32, *,
-                 map_channels: int = 0, map_size: int = 4):
+                 map_channels: int = 0, map_size: int = 4, margin: int = 0):
         super().__init__()
         if latent_dim < 1 or image_size < 4 or width < 1 or map_channels < 0 or not 1 <= map_size < image_size:
             raise ValueError(f"latent_dim >= 1, image_size >= 4, width >= 1, map_channels >= 0 and "
                              f"1 <= map_size < image_size needed, got {latent_dim}, {image_size}, "
                              f"{width}, {map_channels}, {map_size}")
+        if margin < 0 or (margin and map_channels):
+            raise ValueError(f"margin >= 0 needed, and a translating decoder (margin > 0) reads the "
+                             f"pooled embedding alone; got margin {margin}, map_channels {map_channels}")
         self.latent_dim, self.image_size, self.width = latent_dim, image_size, width
         self.map_channels, self.map_size = map_channels, map_size if map_channels else 4
+        self.margin = margin
+        self.canvas_size = image_size + 2 * margin
         self.in_dim = latent_dim + map_channels * self.map_size ** 2
         self.stages = max(1, math.ceil(math.log2(image_size / self.map_size)))
+        self.side = self.map_size  # the side the linear spread starts at
+        if margin:  # start at the side that doubles into the canvas without resizing when it can
+            self.stages = max(1, math.floor(math.log2(self.canvas_size / 4)))
+            self.side = math.ceil(self.canvas_size / 2 ** self.stages)
         c = width * 2 ** max(0, self.stages - 2)
         self.start = c
-        self.fc = nn.Linear(latent_dim, c * self.map_size ** 2)
+        self.fc = nn.Linear(latent_dim, c * self.side ** 2)
         blocks, c_in = [], c + map_channels
         for _ in range(self.stages - 1):
             blocks.append(_UpBlock(c_in, max(width, c // 2)))
@@ -67,25 +87,57 @@ class ConvDecoder(nn.Module):
         c = c_in
         self.blocks = nn.Sequential(*blocks)
         self.out = nn.ConvTranspose2d(c + 2, 1, 4, stride=2, padding=1)
+        self.position = nn.Linear(latent_dim, 2) if margin else None
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.ndim != 2 or z.shape[1] != self.in_dim:
             raise ValueError(f"ConvDecoder expects (B, {self.in_dim}) embeddings, "
                              f"got shape {tuple(z.shape)}")
-        m = self.map_size
+        if self.position is not None:
+            return self._translate(z)
+        return self._draw(z, self.image_size)
+
+    def _draw(self, z: torch.Tensor, size: int) -> torch.Tensor:
+        m = self.side
         x = gelu(self.fc(z[:, :self.latent_dim]).view(-1, self.start, m, m))
         if self.map_channels:
             x = torch.cat([x, z[:, self.latent_dim:].reshape(-1, self.map_channels, m, m)], dim=1)
         x = self.out(with_coords(self.blocks(x)))
-        if x.shape[-1] != self.image_size:
-            x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear",
-                              align_corners=False)
+        if x.shape[-1] != size:
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
         return x
+
+    def _translate(self, z: torch.Tensor) -> torch.Tensor:
+        w = self.position.weight.float()                        # (2, D): p's directions
+        z32 = z.float()
+        p = self.position(z32)                                  # (B, 2) rows, columns (pixels)
+        # content: z with p's directions projected out, (W W^T + eps)^-1 keeps W = 0 finite
+        gram = w @ w.T + 1e-6 * torch.eye(2, device=w.device)
+        coef = torch.linalg.solve(gram, (z32 @ w.T).T).T       # (B, 2)
+        canvas = self._draw((z32 - coef @ w).to(z.dtype), self.canvas_size).float()
+        # output pixel (i, j) reads canvas (i + margin - p_r, j + margin - p_c); grid_sample
+        # wants (x = column, y = row) in [-1, 1] (align_corners: -1, 1 = first, last pixel)
+        S, H = self.canvas_size, self.image_size
+        ar = (torch.arange(H, device=z.device, dtype=torch.float32) + self.margin) * (2 / (S - 1)) - 1
+        base = torch.stack(torch.meshgrid(ar, ar, indexing="ij")[::-1], dim=-1)   # (H, W, 2) x, y
+        grid = base - p.flip(1)[:, None, None, :] * (2 / (S - 1))
+        # off the canvas is empty: sample (logit + OFF) with zero padding, then take OFF away
+        return F.grid_sample(canvas + _OFF, grid, mode="bilinear", padding_mode="zeros",
+                             align_corners=True) - _OFF
+
+    def move(self, z: torch.Tensor, shift) -> torch.Tensor:
+        """z moved along p's directions by ``shift`` = (rows, columns) pixels (translating decoder):
+        ``decode(move(z, s))`` is ``decode(z)`` shifted by s, zero-filled at the border."""
+        if self.position is None:
+            raise ValueError("move needs a translating decoder (margin > 0)")
+        w = self.position.weight.float()
+        s = torch.as_tensor(shift, dtype=torch.float32, device=z.device).expand(z.shape[0], 2)
+        return (z.float() + torch.linalg.solve(w @ w.T, s.T).T @ w).to(z.dtype)
 
     def config(self) -> dict:
         """The arguments that rebuild this decoder's shape."""
         return {"latent_dim": self.latent_dim, "image_size": self.image_size, "width": self.width,
-                "map_channels": self.map_channels, "map_size": self.map_size}
+                "map_channels": self.map_channels, "map_size": self.map_size, "margin": self.margin}
 
 
 def build_decoder(cfg, *, width: int | None = None) -> nn.Module:
@@ -93,4 +145,5 @@ def build_decoder(cfg, *, width: int | None = None) -> nn.Module:
     (width: ``decoder_width``)."""
     w = width if width is not None else cfg.decoder_width
     return ConvDecoder(latent_dim=cfg.latent_dim, image_size=cfg.image_size, width=w,
-                       map_channels=cfg.latent_map, map_size=map_side(cfg.image_size, cfg.depth))
+                       map_channels=cfg.latent_map, map_size=map_side(cfg.image_size, cfg.depth),
+                       margin=cfg.decoder_margin)

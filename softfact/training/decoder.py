@@ -23,7 +23,7 @@ from softfact.training.schedule import cosine_lr
 from softfact.training.checkpoint import CheckpointError, load_model_weights, read_state, write_state
 
 FORMAT = "softfact-decoder-v1"
-SHAPE_KEYS = ("latent_dim", "image_size", "width", "map_channels", "map_size")  # must agree
+SHAPE_KEYS = ("latent_dim", "image_size", "width", "map_channels", "map_size", "margin")  # must agree
 
 
 class DecoderDiverged(RuntimeError):
@@ -37,6 +37,7 @@ class DecoderConfig:
     width: int = 32            # channels of the decoder's last stage
     map_channels: int = 0      # a spatial latent's map (the run's latent_map), map_size x map_size
     map_size: int = 4
+    margin: int = 0            # > 0: a translating decoder (ConvDecoder's margin)
     max_shift: int = 4         # crops shifted by 1..max_shift, as in training
     wrap: bool = False
     steps: int = 3000
@@ -84,7 +85,8 @@ def decoder_from_state(state: dict, path="decoder checkpoint") -> ConvDecoder:
     """Rebuild the decoder a checkpoint holds (shape from its config, then its weights)."""
     c = state["config"]
     decoder = ConvDecoder(latent_dim=c["latent_dim"], image_size=c["image_size"], width=c["width"],
-                          map_channels=c.get("map_channels", 0), map_size=c.get("map_size", 4))
+                          map_channels=c.get("map_channels", 0), map_size=c.get("map_size", 4),
+                          margin=c.get("margin", 0))
     load_model_weights(decoder, {"model": state["decoder"]}, path)
     return decoder
 
@@ -102,7 +104,8 @@ def train_decoder(encoder: torch.nn.Module, source, cfg: DecoderConfig, path: st
     encoder = encoder.to(device).eval().requires_grad_(False)
     torch.manual_seed(cfg.seed)
     decoder = ConvDecoder(latent_dim=cfg.latent_dim, image_size=cfg.image_size, width=cfg.width,
-                          map_channels=cfg.map_channels, map_size=cfg.map_size).to(device)
+                          map_channels=cfg.map_channels, map_size=cfg.map_size,
+                          margin=cfg.margin).to(device)
     optimizer = torch.optim.Adam(decoder.parameters(), lr=cfg.lr)
     gen = torch.Generator(device=device).manual_seed(cfg.seed * 1_000_003 + 7)
     step = 0

@@ -61,4 +61,4 @@ def test_without_a_map_the_decoder_keeps_its_shape():
     dec = ConvDecoder(latent_dim=64, image_size=16, width=32)
     assert dec.in_dim == 64 and sum(p.numel() for p in dec.parameters()) == 43_713
     assert dec.config() == {"latent_dim": 64, "image_size": 16, "width": 32, "map_channels": 0,
-                            "map_size": 4}
+                            "map_size": 4, "margin": 0}

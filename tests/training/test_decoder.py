@@ -297,9 +297,32 @@ def test_decoder_checkpoints_from_before_the_spatial_latent_still_load(tmp_path)
     save_decoder_checkpoint(tmp_path / "d.pt", decoder=dec, optimizer=torch.optim.Adam(dec.parameters()),
                             step=1, cfg=cfg, rng={})
     state = torch.load(tmp_path / "d.pt", weights_only=True)
-    for k in ("map_channels", "map_size"):
+    for k in ("map_channels", "map_size", "margin"):
         del state["config"][k]
     torch.save(state, tmp_path / "d.pt")
     state = load_decoder_checkpoint(tmp_path / "d.pt", expect={"latent_dim": 8, "map_channels": 0})
     from softfact.training.decoder import decoder_from_state
     assert decoder_from_state(state).in_dim == 8
+
+
+def test_translating_decoders_frozen_and_joint_save_load_and_refuse_another_margin(tmp_path, capsys):
+    run_dir = train(cfg_for(tmp_path, steps=2, batch_size=8), progress=False)
+    assert cli_main(["decoder", str(run_dir), "--steps", "2", "--batch-size", "4", "--width", "8",
+                     "--margin", "3", "--threads", "1", "--quiet"]) == 0
+    dec = Run.load(run_dir).decoder
+    assert dec.margin == 3 and dec.position is not None and dec(torch.zeros(1, 16)).shape == (1, 1, 16, 16)
+    capsys.readouterr()
+    assert cli_main(["decoder", str(run_dir), "--resume", "--steps", "3", "--width", "8", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "margin: checkpoint 3 vs requested 0" in err
+    assert cli_main(["decoder", str(run_dir), "--margin", "-1", "--quiet"]) == 2
+    assert "--margin must be >= 0" in capsys.readouterr().err
+    # joint: the loop builds it from decoder_margin, saves it and resumes it
+    joint = train(cfg_for(tmp_path, "joint", steps=4, recon_weight=1, op_weight=1, decoder_margin=2,
+                          decoder_width=8), progress=False)
+    dec = Run.load(joint).decoder
+    assert dec.margin == 2 and dec.canvas_size == 20
+    assert "position.weight" in load_checkpoint(joint / "checkpoint.pt")["decoder"]
+    cfg = cfg_for(tmp_path, "joint", steps=6, recon_weight=1, op_weight=1, decoder_margin=2,
+                  decoder_width=8)
+    assert read_metrics(train(cfg, resume=True, progress=False))[-1]["step"] == 6

@@ -1,0 +1,107 @@
+"""The translating decoder (ConvDecoder(margin > 0)): a canvas window moved by a position read from z."""
+import pytest
+import torch
+
+from softfact.config import ConfigError, resolve
+from softfact.models import ConvDecoder, build_decoder
+from softfact.seed_reference import shift_no_wrap
+
+
+def window(canvas, p, margin, size, off=30.0):
+    """The reference: output pixel (i, j) = canvas[i + margin - p_r, j + margin - p_c], -off outside."""
+    out = torch.full((canvas.shape[0], 1, size, size), -off)
+    for b in range(canvas.shape[0]):
+        r0, c0 = margin - int(p[b, 0]), margin - int(p[b, 1])
+        for i in range(size):
+            for j in range(size):
+                if 0 <= i + r0 < canvas.shape[-2] and 0 <= j + c0 < canvas.shape[-1]:
+                    out[b, 0, i, j] = canvas[b, 0, i + r0, j + c0]
+    return out
+
+
+def integer_position_decoder(latent_dim=6, margin=4, seed=0):
+    """A translating decoder whose position head reads z[:, 0] and z[:, 1] as rows and columns."""
+    torch.manual_seed(seed)
+    dec = ConvDecoder(latent_dim=latent_dim, image_size=16, width=8, margin=margin)
+    with torch.no_grad():
+        dec.position.weight.zero_()
+        dec.position.weight[0, 0] = dec.position.weight[1, 1] = 1.0
+        dec.position.bias.zero_()
+    return dec
+
+
+def test_output_is_the_canvas_window_at_the_position():
+    dec = integer_position_decoder()
+    z = torch.randn(3, 6)
+    z[:, :2] = torch.tensor([[0., 0.], [3., -2.], [-7., 9.]])  # the last reads mostly off the canvas
+    canvas = dec._draw(z * torch.tensor([0., 0, 1, 1, 1, 1]), dec.canvas_size)
+    assert canvas.shape[-1] == 24 == 16 + 2 * 4
+    torch.testing.assert_close(dec(z), window(canvas, z[:, :2], 4, 16), atol=1e-4, rtol=0)
+
+
+def test_moving_z_shifts_the_image_as_a_zero_filled_shift_and_keeps_the_content(monkeypatch):
+    from softfact.data.blobs import make_blobs
+    dec = integer_position_decoder()
+    images = make_blobs(4, generator=torch.Generator().manual_seed(3))
+    # a canvas drawing the images in its middle and nothing in its margin
+    canvas = torch.nn.functional.pad(images * 20 - 10, (4, 4, 4, 4), value=-10.0)
+    monkeypatch.setattr(dec, "_draw", lambda z, size: canvas)
+    z = torch.randn(4, 6)
+    z[:, :2] = 0
+    with torch.no_grad():
+        assert torch.equal((dec(z) > 0).float(), images)
+        for s in [(2, 0), (0, -3), (4, 4), (-1, 2), (-4, 3)]:
+            moved = dec.move(z, s)
+            torch.testing.assert_close(moved[:, 2:], z[:, 2:])  # content untouched
+            expect = shift_no_wrap(shift_no_wrap(images, s[0], 2), s[1], 3)
+            assert torch.equal((dec(moved) > 0).float(), expect)
+
+
+def test_the_position_directions_do_not_reach_the_content_for_any_learned_head():
+    torch.manual_seed(1)
+    dec = ConvDecoder(latent_dim=8, image_size=16, width=8, margin=3)  # a random position head
+    z = torch.randn(5, 8)
+    moved = dec.move(z, (2.0, -1.0))
+    torch.testing.assert_close(dec.position(moved) - dec.position(z),
+                               torch.tensor([[2.0, -1.0]]).expand(5, 2), atol=1e-4, rtol=0)
+    w = dec.position.weight
+    coef = lambda v: torch.linalg.solve(w @ w.T, (v @ w.T).T).T @ w  # noqa: E731
+    torch.testing.assert_close(moved - coef(moved), z - coef(z), atol=1e-4, rtol=0)
+
+
+def test_gradients_reach_the_position_head_and_the_canvas():
+    dec = ConvDecoder(latent_dim=8, image_size=16, width=8, margin=4)
+    z = torch.randn(3, 8, requires_grad=True)
+    dec(z).sigmoid().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in dec.parameters())
+    assert z.grad.abs().sum() > 0
+
+
+def test_margin_zero_is_the_plain_decoder():
+    torch.manual_seed(0)
+    a = ConvDecoder(latent_dim=8, image_size=16, width=8)
+    torch.manual_seed(0)
+    b = ConvDecoder(latent_dim=8, image_size=16, width=8, margin=0)
+    assert b.position is None and a.state_dict().keys() == b.state_dict().keys()
+    z = torch.randn(2, 8)
+    assert torch.equal(a(z), b(z))
+    with pytest.raises(ValueError, match="translating decoder"):
+        a.move(z, (1, 0))
+
+
+def test_bad_margins_are_clear_errors():
+    with pytest.raises(ValueError, match="got margin -1"):
+        ConvDecoder(latent_dim=8, image_size=16, margin=-1)
+    with pytest.raises(ValueError, match="map_channels 4"):
+        ConvDecoder(latent_dim=8, image_size=16, margin=2, map_channels=4)
+    with pytest.raises(ConfigError, match="'decoder_margin' must be >= 0"):
+        resolve("rae", None, {"decoder_margin": "-2"})
+    with pytest.raises(ConfigError, match="latent_map 4"):
+        resolve("rae", None, {"decoder_margin": "4", "encoder": "conv", "latent_map": "4"})
+
+
+def test_build_decoder_reads_decoder_margin():
+    cfg = resolve("rae", None, {"decoder_margin": "4"})
+    dec = build_decoder(cfg)
+    assert dec.margin == 4 and dec.canvas_size == 24 and dec(torch.zeros(2, 64)).shape == (2, 1, 16, 16)
+    assert build_decoder(resolve("rae", None, {})).position is None
