@@ -17,7 +17,10 @@ image's notes out of the crop does not count as a 0 or 1 of its own), then avera
 - ``op_latent_err``: mean ||z(x) + v(s) - z(shift(x, s))|| / mean ||z(shift(x, s)) - z(x)||,
   decoder-free (0 = exact operation, 1 = no better than v = 0).
 
-v is fitted on training images (``OperationVectors``, method "mean" by default).
+v is fitted on training images (``OperationVectors``, method "mean" by default), or read from
+a translating decoder (``method="decoder"``). A run with a translating decoder scores both: the
+decoder's moves as ``op_f1*``, the mean differences as ``op_f1_fitted*`` (and
+``op_latent_err_fitted``), so the encoder's own operations stay in view.
 """
 from __future__ import annotations
 
@@ -171,7 +174,9 @@ def evaluate_operations(encoder, decoder, train_fn, val_fn, *, max_shift: int = 
     ``encoder`` (B, C, H, W) -> (B, D) and ``decoder`` (B, D) -> (B, C, H, W) scores: any
     callables. ``train_fn`` / ``val_fn``: ``image_fn(n, generator)`` of binary images;
     ``n_images`` per split (default ``auto_images(max_shift)``: 64 on the toy grid). Each
-    image's shift grid is encoded once. ``operations``: an already fitted ``OperationVectors``
+    image's shift grid is encoded once. ``method``: how v is fitted ("mean", "linear", "auto"),
+    or "decoder" to read it from a translating decoder (``OperationVectors.from_decoder``).
+    ``operations``: an already fitted ``OperationVectors``
     (or anything with ``apply(z, dy, dx)``) to use instead of fitting one by ``method``;
     ``moves``: the number of leading features v moves (None: all; ``OperationVectors``).
     """
@@ -181,6 +186,8 @@ def evaluate_operations(encoder, decoder, train_fn, val_fn, *, max_shift: int = 
     images_tr = train_fn(n, torch.Generator().manual_seed(seed)).cpu()
     train = encode_shift_grid(encoder, lambda k, g: images_tr, n_images=n, max_shift=m,
                               wrap=wrap, generator=torch.Generator(), batch_size=enc_bs)
+    if operations is None and method == "decoder":
+        operations = OperationVectors.from_decoder(decoder, max_shift=m)
     if operations is None:
         operations = OperationVectors(method, max_shift=m, wrap=wrap, n_images=n,
                                       random_state=seed, moves=moves).fit_grid(train.z)

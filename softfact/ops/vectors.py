@@ -9,6 +9,10 @@ Fitted from a shift grid (``softfact.evaluation.grid``): every image at every (d
   (no intercept, so v(0, 0) = 0); two vectors, and shifts beyond the grid extrapolate.
 - ``method="auto"``: whichever of the two has the lower ``latent_error`` on half of the images
   when fitted on the other half, then refitted on all of them.
+- ``OperationVectors.from_decoder(decoder)`` (``method_ = "decoder"``): not fitted to the
+  encoder but read from a translating decoder (``ConvDecoder(margin > 0)``): v(dy, dx) moves z
+  by (dy, dx) pixels along the decoder's position directions, which it decodes as the
+  zero-filled shift of what it decoded before, whatever the encoder does.
 
 Works with any encoder callable (B, C, H, W) -> (B, D).
 """
@@ -70,8 +74,40 @@ class OperationVectors:
                                  wrap=self.wrap, batch_size=batch_size)
         return self.fit_grid(grid.z)
 
+    @classmethod
+    def from_decoder(cls, decoder, *, max_shift: int = 4) -> "OperationVectors":
+        """v(dy, dx) = dy a + dx b with (a, b) the rows of (W W^T)^-1 W, W (2, D) the position
+        head of a translating decoder (anything with a ``position`` linear layer reading the
+        latent): the move that changes the decoder's position by exactly (dy, dx) pixels and
+        leaves what it draws (z with W's directions projected out) as it was.
+
+        >>> from softfact.models import ConvDecoder
+        >>> dec = ConvDecoder(latent_dim=8, image_size=16, width=8, margin=4)
+        >>> ops = OperationVectors.from_decoder(dec)
+        >>> z = torch.randn(3, 8)
+        >>> torch.allclose(dec.position(ops.apply(z, 2, -1)) - dec.position(z), torch.tensor([2., -1.]), atol=1e-4)
+        True
+        """
+        head = getattr(decoder, "position", None)
+        if not isinstance(head, torch.nn.Linear) or head.out_features != 2:
+            raise OpsError(f"from_decoder needs a translating decoder (a 2-output `position` "
+                           f"linear head, ConvDecoder(margin > 0)); {type(decoder).__name__} has none")
+        W = head.weight.detach().double().cpu()
+        ops = cls("decoder", max_shift=max_shift)
+        ops.method_ = "decoder"
+        ops.coef_ = torch.linalg.solve(W @ W.T, W).numpy()                  # (2, D)
+        ops.shifts_ = np.arange(-max_shift, max_shift + 1)
+        s = ops.shifts_.astype(np.float64)
+        ops.vectors_ = s[:, None, None] * ops.coef_[0] + s[None, :, None] * ops.coef_[1]
+        ops.n_features_in_ = W.shape[1]
+        ops.n_images_ = 0
+        return ops
+
     def fit_grid(self, Z: np.ndarray) -> "OperationVectors":
         """Fit on an encoded shift grid Z (n, S, S, D), S = 2 max_shift + 1. Returns self."""
+        if self.method == "decoder":
+            raise OpsError("method 'decoder' is read from a decoder, not fitted: use "
+                           "OperationVectors.from_decoder(decoder)")
         if self.method not in METHODS:
             raise OpsError(f"method must be one of {METHODS}, got {self.method!r}")
         Z = np.asarray(Z, dtype=np.float64)
@@ -119,7 +155,7 @@ class OperationVectors:
         dy = np.asarray(torch.as_tensor(dy).cpu())
         dx = np.asarray(torch.as_tensor(dx).cpu())
         dy, dx = np.broadcast_arrays(dy, dx)
-        if self.method_ == "linear":
+        if self.method_ in ("linear", "decoder"):
             v = dy[..., None] * self.coef_[0] + dx[..., None] * self.coef_[1]
         else:
             m = len(self.shifts_) // 2

@@ -97,8 +97,10 @@ def _seed_shifts(source, seed: int, piano_roll: bool, midi: MidiFiles | None):
 
 
 def _ops_table(metrics: dict, max_shift: int) -> str:
+    fitted = "op_f1_fitted" in metrics  # a translating decoder: the encoder's mean differences too
     head = ("<tr><th>shifts</th><th>op_f1</th><th>ceiling</th><th>baseline</th>"
-            "<th>op / ceiling</th></tr>")
+            "<th>op / ceiling</th>" + ("<th>op_f1, v fitted</th><th>fitted / ceiling</th>"
+                                       if fitted else "") + "</tr>")
     rows = [("all", ""), ("pitch only", "_pitch"), ("time only", "_time")]
     rows += [(f"size {k}", f"_s{k}") for k in range(1, max_shift + 1)]
     body = []
@@ -108,8 +110,12 @@ def _ops_table(metrics: dict, max_shift: int) -> str:
         if op is None:
             continue
         ratio = op / ceil if ceil else float("nan")
+        cells = [op, ceil, base, ratio]
+        if fitted:
+            fit = metrics.get(f"op_f1_fitted{suffix}", float("nan"))
+            cells += [fit, fit / ceil if ceil else float("nan")]
         body.append(f"<tr><td>{H.esc(label)}</td>" + "".join(
-            f"<td class=num>{H.fmt(v)}</td>" for v in (op, ceil, base, ratio)) + "</tr>")
+            f"<td class=num>{H.fmt(v)}</td>" for v in cells) + "</tr>")
     return "<table>" + head + "".join(body) + "</table>"
 
 
@@ -118,9 +124,10 @@ def _latent_operations(run, decoder, source, *, seed: int, piano_roll: bool,
     cfg = run.config
     result = getattr(run, "latent_operations", None)
     if result is None:  # a Run whose evaluate() did not see the decoder
+        translating = getattr(decoder, "position", None) is not None
         result = evaluate_operations(run.latent_encoder, decoder, run.source("train"), source,
                                      max_shift=cfg.max_shift, wrap=cfg.wrap, seed=seed,
-                                     moves=run.op_moves)
+                                     moves=run.op_moves, method="decoder" if translating else "mean")
     images, low = crops_with_pitch(source, n_examples, torch.Generator().manual_seed(seed + 4))
     shifts = default_example_shifts(cfg.max_shift)
     ex = operation_examples(run.latent_encoder, decoder, result.operations, images, shifts=shifts,
@@ -129,7 +136,10 @@ def _latent_operations(run, decoder, source, *, seed: int, piano_roll: bool,
     m = result.metrics
     ops = result.operations
     how = {"mean": "the mean difference z(shift(x)) - z(x) per shift",
-           "linear": "dy a + dx b, a linear map fitted to every difference"}.get(
+           "linear": "dy a + dx b, a linear map fitted to every difference",
+           "decoder": "the translating decoder's own move: z shifted by (dy, dx) pixels along "
+                      "the directions its position head reads (the encoder's mean differences "
+                      "are scored beside it as <i>v fitted</i>)"}.get(
         getattr(ops, "method_", ""), H.esc(type(ops).__name__))
     if hasattr(ops, "scores_"):
         how += (" (chosen by <code>method=\"auto\"</code>; held-out latent errors " + ", ".join(

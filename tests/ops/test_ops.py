@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from softfact.data.blobs import translate
+from softfact.ops.apply import OpsError
 from softfact.ops import (OperationVectors, best_threshold, binary_f1, decode,
                           evaluate_operations, latent_error, latent_shift, operation_examples,
                           operation_metrics)
@@ -162,3 +163,43 @@ def test_auto_picks_the_method_with_the_lower_held_out_latent_error():
         ref = OperationVectors(ops.method_, max_shift=pp.M).fit(enc, x)
         assert torch.equal(ops.vector(1, -2), ref.vector(1, -2))     # refitted on all images
     assert picked == {"bent": "mean", "noisy": "linear"}
+
+
+def _pixel_code_pair(margin=4):
+    """An encoder z = (0, 0, pixels) and a translating decoder drawing z's pixels in the middle of
+    its canvas (nothing in the margin) at the position z[:, :2]: the decoder's moves are exact."""
+    from softfact.models import ConvDecoder
+    dec = ConvDecoder(latent_dim=2 + 256, image_size=16, width=4, margin=margin)
+    with torch.no_grad():
+        dec.position.weight.zero_()
+        dec.position.weight[0, 0] = dec.position.weight[1, 1] = 1.0
+        dec.position.bias.zero_()
+    dec._draw = lambda z, size: torch.nn.functional.pad(
+        z[:, 2:].reshape(-1, 1, 16, 16) * 20 - 10, (margin,) * 4, value=-10.0)
+    enc = lambda x: torch.cat([torch.zeros(len(x), 2), x.flatten(1)], 1)  # noqa: E731
+    return enc, dec
+
+
+def test_decoder_moves_are_exact_for_a_translating_decoder_whatever_the_encoder():
+    from softfact.data.blobs import make_blobs
+    enc, dec = _pixel_code_pair()
+    blobs = lambda n, g: make_blobs(n, generator=g)  # noqa: E731
+    m = evaluate_operations(enc, dec, blobs, blobs, max_shift=4, n_images=16, method="decoder").metrics
+    assert m["recon_f1"] == 1.0
+    for key in [k for k in m if k.startswith("op_f1_ceiling")]:
+        assert m[key] == 1.0 and m[key.replace("_ceiling", "")] == 1.0, key
+    # the encoder's own differences (pixels) are no operation: the mean difference per shift
+    fitted = evaluate_operations(enc, dec, blobs, blobs, max_shift=4, n_images=16).metrics
+    assert fitted["op_f1"] < 0.7 and fitted["op_f1_ceiling"] == 1.0
+    ops = OperationVectors.from_decoder(dec, max_shift=4)
+    assert ops.method_ == "decoder" and ops.coef_.shape == (2, 258)
+    assert torch.equal(ops.vector(3, -2), torch.as_tensor(ops.vectors_[7, 2], dtype=torch.float32))
+    assert ops.vector(9, 0)[0] == 9.0                       # a linear map: any shift
+
+
+def test_decoder_moves_need_a_translating_decoder():
+    from softfact.models import ConvDecoder
+    with pytest.raises(OpsError, match="needs a translating decoder .* ConvDecoder has none"):
+        OperationVectors.from_decoder(ConvDecoder(latent_dim=4, image_size=16, width=4))
+    with pytest.raises(OpsError, match="use OperationVectors.from_decoder"):
+        OperationVectors("decoder", max_shift=1).fit_grid(np.zeros((2, 3, 3, 4)))

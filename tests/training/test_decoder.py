@@ -319,10 +319,17 @@ def test_translating_decoders_frozen_and_joint_save_load_and_refuse_another_marg
     assert "--margin must be >= 0" in capsys.readouterr().err
     # joint: the loop builds it from decoder_margin, saves it and resumes it
     joint = train(cfg_for(tmp_path, "joint", steps=4, recon_weight=1, op_weight=1, decoder_margin=2,
-                          decoder_width=8), progress=False)
+                          decoder_width=8, eval_blobs=32, metric_images=4), progress=False)
     dec = Run.load(joint).decoder
     assert dec.margin == 2 and dec.canvas_size == 20
     assert "position.weight" in load_checkpoint(joint / "checkpoint.pt")["decoder"]
     cfg = cfg_for(tmp_path, "joint", steps=6, recon_weight=1, op_weight=1, decoder_margin=2,
-                  decoder_width=8)
+                  decoder_width=8, eval_blobs=32, metric_images=4)
     assert read_metrics(train(cfg, resume=True, progress=False))[-1]["step"] == 6
+    # evaluated with the decoder's own moves, the encoder's mean differences beside them
+    run = Run.load(joint)
+    m = run.evaluate(n=32).metrics
+    assert run.latent_operations.operations.method_ == "decoder"
+    for k in ("op_f1", "op_f1_s4", "op_f1_pitch", "op_latent_err"):
+        assert k in m and k.replace("op_f1", "op_f1_fitted").replace("err", "err_fitted") in m, k
+    assert m["op_f1"] != m["op_f1_fitted"] and "op_f1_fitted_ceiling" not in m
