@@ -144,11 +144,16 @@ def _latent_operations(run, decoder, source, *, seed: int, piano_roll: bool,
     if hasattr(ops, "scores_"):
         how += (" (chosen by <code>method=\"auto\"</code>; held-out latent errors " + ", ".join(
             f"{k} {v:.3f}" for k, v in ops.scores_.items()) + ")")
-    body = (f"<p>v(dy, dx) = {how}, fitted on {getattr(ops, 'n_images_', '?')} training "
-            "images; decoded pixels are on "
+    source = ("read from the decoder" if getattr(ops, "method_", "") == "decoder"
+              else f"fitted on {getattr(ops, 'n_images_', '?')} training images")
+    err = f"<b>{m['op_latent_err']:.3f}</b>"
+    if "op_latent_err_fitted" in m:
+        err += (f" (how far the encoder's own differences are from the decoder's moves; "
+                f"{m['op_latent_err_fitted']:.3f} with v fitted)")
+    body = (f"<p>v(dy, dx) = {how}, {source}; decoded pixels are on "
             f"above the threshold {m['recon_threshold']:.3g} that maximises F1 on training "
             f"reconstructions. Reconstruction F1 <b>{m['recon_f1']:.3f}</b>; latent error "
-            f"||z+v-z(shift)|| / ||z(shift)-z|| <b>{m['op_latent_err']:.3f}</b>.</p>"
+            f"||z+v-z(shift)|| / ||z(shift)-z|| {err}.</p>"
             "<p>F1 of the decoded latent shift against the true shift (op_f1), of the decoded "
             "true shift (ceiling) and of the unshifted reconstruction (baseline), pooled over "
             "validation images per shift and averaged over shifts; size = max(|dy|, |dx|):</p>"

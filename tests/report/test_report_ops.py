@@ -68,6 +68,22 @@ def test_with_a_decoder_metrics_and_section_appear(blob_run):
     assert (blob_run / "latent_operations.png").exists() and (blob_run / "operation_f1.png").exists()
     assert section.count("data:image/png") == 2
     assert '<section id="shifts">' in page and not (blob_run / "ops").exists()  # blobs: no MIDI
+    assert "v fitted" not in section and "fitted on 8 training images" in section
+
+
+def test_a_translating_decoder_is_scored_by_its_moves_beside_the_fitted_vectors(blob_run):
+    from softfact.models import ConvDecoder
+    run = Run.load(blob_run)
+    torch.manual_seed(0)
+    run.__dict__["decoder"] = ConvDecoder(latent_dim=run.config.latent_dim, image_size=16,
+                                          width=4, margin=2).eval()
+    m = run.evaluate(n=40).metrics
+    assert run.latent_operations.operations.method_ == "decoder"
+    assert {"op_f1_fitted", "op_f1_fitted_s4", "op_latent_err_fitted"} <= m.keys()
+    section = build_report(run, **SMALL).read_text().split('<section id="ops">')[1]
+    section = section.split("</section>")[0]
+    assert "read from the decoder" in section and "<th>op_f1, v fitted</th>" in section
+    assert f"{m['op_latent_err_fitted']:.3f} with v fitted" in section
 
 
 def test_midi_run_writes_the_examples_and_triplets_as_midi(bach_run):
