@@ -27,6 +27,7 @@ from softfact.data.sources import build_image_source
 from softfact.metrics import Evaluation, evaluate
 from softfact.models import build_encoder, decoder_input
 from softfact.ops import auto_images, evaluate_operations
+from softfact.ops.metrics import default_method
 from softfact.training.checkpoint import load_checkpoint, load_model_weights
 from softfact.training.export import is_export, load_export
 from softfact.training.runlog import read_metrics
@@ -149,20 +150,13 @@ class Run:
         ev.metrics = {"step": self.step, **ev.metrics}
         decoder = getattr(self, "decoder", None)
         if decoder is not None:  # latent operations: decoded z + v against true shifts
-            kw = dict(max_shift=cfg.max_shift, wrap=cfg.wrap, seed=seed,
-                      n_images=min(auto_images(cfg.max_shift), cfg.metric_images), moves=self.op_moves)
-            args = (self.latent_encoder, decoder, self.source("train"), self.source("val"))
-            translating = getattr(decoder, "position", None) is not None
-            # a translating decoder's own moves are the operation; the encoder's mean
-            # differences are scored beside them (op_f1_fitted*)
+            # a translating decoder's own moves are the operation, the encoder's mean
+            # differences scored beside them (op_f1_fitted*); else the mean differences
             self.latent_operations = evaluate_operations(
-                *args, method="decoder" if translating else "mean", **kw)
-            if translating:
-                fitted = evaluate_operations(*args, method="mean", **kw).metrics
-                extra = {k.replace("op_f1", "op_f1_fitted", 1): v for k, v in fitted.items()
-                         if k.startswith("op_f1") and "ceiling" not in k and "baseline" not in k}
-                extra["op_latent_err_fitted"] = fitted["op_latent_err"]
-                self.latent_operations.metrics.update(extra)
+                self.latent_encoder, decoder, self.source("train"), self.source("val"),
+                max_shift=cfg.max_shift, wrap=cfg.wrap, seed=seed,
+                n_images=min(auto_images(cfg.max_shift), cfg.metric_images), moves=self.op_moves,
+                method=default_method(decoder))
             ev.metrics.update(self.latent_operations.metrics)
         if write:
             self.write_metrics(ev.metrics)

@@ -113,8 +113,9 @@ def _counts(pred: torch.Tensor, target: torch.Tensor) -> np.ndarray:
 
 def shift_counts(decoder, z_grid: np.ndarray, images: torch.Tensor, operations, *,
                  threshold: float, wrap: bool = False, batch_size: int = 2048,
-                 recon: torch.Tensor | None = None) -> dict:
-    """[tp, fp, fn] per image and shift for each of KINDS -> {kind: (n, S, S, 3) int64}.
+                 recon: torch.Tensor | None = None, kinds: tuple[str, ...] = KINDS) -> dict:
+    """[tp, fp, fn] per image and shift for each of ``kinds`` (default KINDS) ->
+    {kind: (n, S, S, 3) int64}; only the kinds asked for are decoded.
 
     ``z_grid`` (n, S, S, D) is the encoded shift grid of ``images`` (n, C, H, W): its centre is
     z(x), its other cells z(shift(x, s)). Decodes z(x) once per image (or takes ``recon``, the
@@ -125,21 +126,27 @@ def shift_counts(decoder, z_grid: np.ndarray, images: torch.Tensor, operations, 
     s = torch.arange(-m, m + 1)
     dy, dx = s.repeat_interleave(S), s.repeat(S)                     # dy-major, as the grid
     per = max(1, batch_size // (S * S))
-    out = {k: np.zeros((n, S * S, 3), dtype=np.int64) for k in KINDS}
+    out = {k: np.zeros((n, S * S, 3), dtype=np.int64) for k in kinds}
     for i in range(0, n, per):
         x = images[i:i + per]
         k = len(x)
         target = grid_images(x, max_shift=m, wrap=wrap)[:, 0] > 0.5  # (k S S, H, W)
         zg = torch.as_tensor(z_grid[i:i + k], dtype=torch.float32)
         z0 = zg[:, m, m]                                             # (k, D)
-        z_op = operations.apply(z0.repeat_interleave(S * S, 0), dy.repeat(k), dx.repeat(k))
-        rec = (recon[i:i + k] if recon is not None
-               else decode(decoder, z0)[:, 0] > threshold)          # (k, H, W)
-        pred = {"op": decode(decoder, z_op)[:, 0] > threshold,
-                "ceiling": decode(decoder, zg.reshape(k * S * S, -1))[:, 0] > threshold,
-                "baseline": rec.repeat_interleave(S * S, 0)}
-        for kind in KINDS:
-            out[kind][i:i + k] = _counts(pred[kind], target).reshape(k, S * S, 3)
+
+        def op():
+            z_op = operations.apply(z0.repeat_interleave(S * S, 0), dy.repeat(k), dx.repeat(k))
+            return decode(decoder, z_op)[:, 0] > threshold
+
+        def baseline():
+            rec = (recon[i:i + k] if recon is not None
+                   else decode(decoder, z0)[:, 0] > threshold)      # (k, H, W)
+            return rec.repeat_interleave(S * S, 0)
+
+        pred = {"op": op, "baseline": baseline,
+                "ceiling": lambda: decode(decoder, zg.reshape(k * S * S, -1))[:, 0] > threshold}
+        for kind in kinds:
+            out[kind][i:i + k] = _counts(pred[kind](), target).reshape(k, S * S, 3)
     return {kind: c.reshape(n, S, S, 3) for kind, c in out.items()}
 
 
@@ -175,7 +182,8 @@ def evaluate_operations(encoder, decoder, train_fn, val_fn, *, max_shift: int = 
     callables. ``train_fn`` / ``val_fn``: ``image_fn(n, generator)`` of binary images;
     ``n_images`` per split (default ``auto_images(max_shift)``: 64 on the toy grid). Each
     image's shift grid is encoded once. ``method``: how v is fitted ("mean", "linear", "auto"),
-    or "decoder" to read it from a translating decoder (``OperationVectors.from_decoder``).
+    or "decoder" to read it from a translating decoder (``OperationVectors.from_decoder``;
+    the mean differences are then scored too, on the same grids, as ``op_f1_fitted*``).
     ``operations``: an already fitted ``OperationVectors``
     (or anything with ``apply(z, dy, dx)``) to use instead of fitting one by ``method``;
     ``moves``: the number of leading features v moves (None: all; ``OperationVectors``).
@@ -208,8 +216,22 @@ def evaluate_operations(encoder, decoder, train_fn, val_fn, *, max_shift: int = 
     metrics = summarise(counts, recon_f1=binary_f1(recon.numpy(), images[:, 0].numpy() > 0.5))
     metrics["recon_threshold"] = float(threshold)
     metrics["op_latent_err"] = latent_error(val.z, operations)
+    if method == "decoder":  # the encoder's own mean differences beside the decoder's moves
+        fitted = OperationVectors("mean", max_shift=m, wrap=wrap, n_images=n, random_state=seed,
+                                  moves=moves).fit_grid(train.z)
+        op = shift_counts(decoder, val.z, images, fitted, threshold=threshold, wrap=wrap,
+                          batch_size=batch_size, kinds=("op",))
+        metrics.update({k.replace("op_f1", "op_f1_fitted", 1): v
+                        for k, v in summarise(op, recon_f1=metrics["recon_f1"]).items()
+                        if k.startswith("op_f1")})
+        metrics["op_latent_err_fitted"] = latent_error(val.z, fitted)
     return OperationResult(metrics=metrics, operations=operations, threshold=threshold,
                            f1=per_shift_f1(counts))
+
+
+def default_method(decoder) -> str:
+    """"decoder" for a translating decoder (it has a ``position`` head), else "mean"."""
+    return "decoder" if getattr(decoder, "position", None) is not None else "mean"
 
 
 def operation_metrics(encoder, decoder, train_fn, val_fn, *, max_shift: int = 4,

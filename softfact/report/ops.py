@@ -20,6 +20,7 @@ from softfact.data.blobs import translate
 from softfact.data.midi_write import WavRenderer, roll_to_score
 from softfact.data.triplets import sample_triplets
 from softfact.ops import (default_example_shifts, evaluate_operations, operation_examples)
+from softfact.ops.metrics import default_method
 from softfact.plotting import (figure_png_bytes, plot_latent_operations, plot_operation_f1,
                                plot_shift_examples)
 from softfact.plotting.io import write_file
@@ -124,10 +125,9 @@ def _latent_operations(run, decoder, source, *, seed: int, piano_roll: bool,
     cfg = run.config
     result = getattr(run, "latent_operations", None)
     if result is None:  # a Run whose evaluate() did not see the decoder
-        translating = getattr(decoder, "position", None) is not None
         result = evaluate_operations(run.latent_encoder, decoder, run.source("train"), source,
                                      max_shift=cfg.max_shift, wrap=cfg.wrap, seed=seed,
-                                     moves=run.op_moves, method="decoder" if translating else "mean")
+                                     moves=run.op_moves, method=default_method(decoder))
     images, low = crops_with_pitch(source, n_examples, torch.Generator().manual_seed(seed + 4))
     shifts = default_example_shifts(cfg.max_shift)
     ex = operation_examples(run.latent_encoder, decoder, result.operations, images, shifts=shifts,
