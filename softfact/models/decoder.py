@@ -108,12 +108,15 @@ class ConvDecoder(nn.Module):
         return x
 
     def _translate(self, z: torch.Tensor) -> torch.Tensor:
-        w = self.position.weight.float()                        # (2, D): p's directions
-        z32 = z.float()
-        p = self.position(z32)                                  # (B, 2) rows, columns (pixels)
-        # content: z with p's directions projected out, (W W^T + eps)^-1 keeps W = 0 finite
-        gram = w @ w.T + 1e-6 * torch.eye(2, device=w.device)
-        coef = torch.linalg.solve(gram, (z32 @ w.T).T).T       # (B, 2)
+        # the position and the move stay float32 under bf16 autocast (a bf16 p is off by up to
+        # ~1/64 pixel); only the drawing follows the caller's autocast
+        with torch.autocast(z.device.type, enabled=False):
+            w = self.position.weight.float()                    # (2, D): p's directions
+            z32 = z.float()
+            p = self.position(z32)                              # (B, 2) rows, columns (pixels)
+            # content: z with p's directions projected out, (W W^T + eps)^-1 keeps W = 0 finite
+            gram = w @ w.T + 1e-6 * torch.eye(2, device=w.device)
+            coef = torch.linalg.solve(gram, (z32 @ w.T).T).T   # (B, 2)
         canvas = self._draw((z32 - coef @ w).to(z.dtype), self.canvas_size).float()
         # output pixel (i, j) reads canvas (i + margin - p_r, j + margin - p_c); grid_sample
         # wants (x = column, y = row) in [-1, 1] (align_corners: -1, 1 = first, last pixel)
@@ -122,8 +125,9 @@ class ConvDecoder(nn.Module):
         base = torch.stack(torch.meshgrid(ar, ar, indexing="ij")[::-1], dim=-1)   # (H, W, 2) x, y
         grid = base - p.flip(1)[:, None, None, :] * (2 / (S - 1))
         # off the canvas is empty: sample (logit + OFF) with zero padding, then take OFF away
-        return F.grid_sample(canvas + _OFF, grid, mode="bilinear", padding_mode="zeros",
-                             align_corners=True) - _OFF
+        with torch.autocast(z.device.type, enabled=False):
+            return F.grid_sample(canvas + _OFF, grid, mode="bilinear", padding_mode="zeros",
+                                 align_corners=True) - _OFF
 
     def move(self, z: torch.Tensor, shift) -> torch.Tensor:
         """z moved along p's directions by ``shift`` = (rows, columns) pixels (translating decoder):

@@ -8,6 +8,7 @@ RNG states and the config.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 import warnings
@@ -85,8 +86,9 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig, decoder=None) -> d
     # channels_last: measured ~15-30% faster for these small convolutions on CPU (oneDNN)
     x = torch.cat([batch.anchor, crops]).contiguous(memory_format=torch.channels_last)
     # bf16 autocast (CUDA, or CPUs with bf16 units); the losses run in float32
-    with torch.autocast(x.device.type, dtype=torch.bfloat16,
-                        enabled=cfg.amp and x.device.type in ("cuda", "cpu")):
+    autocast = functools.partial(torch.autocast, x.device.type, dtype=torch.bfloat16,
+                                 enabled=cfg.amp and x.device.type in ("cuda", "cpu"))
+    with autocast():
         z_read = model(x).float()  # what the decoder reads (with latent_map: embedding + map)
     z = z_read[:, :cfg.latent_dim] if cfg.latent_map else z_read  # the losses see the embedding
     def split(t):  # crop-major rows -> anchors (B, D), crops (B, K, D)
@@ -129,7 +131,10 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig, decoder=None) -> d
         elif cfg.op_weight > 0:
             zr_a, zr_c = split(z_read)
             queries = operation_queries(z_anchor=zr_a, z_crops=zr_c, deltas=batch.deltas)
-        logits = decoder(z_read if queries is None else torch.cat([z_read, queries]))
+        # the decoder draws under the same autocast (measured, 2 threads, batch 896, margin 2:
+        # fwd + bwd 78 ms float32, 35 ms bf16); its position head stays float32
+        with autocast():
+            logits = decoder(z_read if queries is None else torch.cat([z_read, queries])).float()
         out["recon"] = F.binary_cross_entropy_with_logits(logits[:len(z_read)], x.float())
         out["loss"] = out["loss"] + cfg.recon_weight * out["recon"]
         if queries is not None:

@@ -105,3 +105,26 @@ def test_build_decoder_reads_decoder_margin():
     dec = build_decoder(cfg)
     assert dec.margin == 4 and dec.canvas_size == 24 and dec(torch.zeros(2, 64)).shape == (2, 1, 16, 16)
     assert build_decoder(resolve("rae", None, {})).position is None
+
+
+def test_under_bf16_autocast_the_drawing_is_bf16_and_the_position_float32(monkeypatch):
+    """--amp: the decoder's convolutions follow autocast, its position and move do not."""
+    from softfact.data.blobs import make_blobs
+    dec = integer_position_decoder()
+    seen = {}
+    dec.blocks.register_forward_hook(lambda m, i, o: seen.update(block=o.dtype))
+    dec.position.register_forward_hook(lambda m, i, o: seen.update(position=o.dtype))
+    z = torch.randn(4, 6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = dec(z)
+    assert seen == {"block": torch.bfloat16, "position": torch.float32} and out.dtype == torch.float32
+    torch.testing.assert_close(out, dec(z), atol=0.15, rtol=0.05)  # bf16 drawing, same image
+    # a fractional position stays exact: a bf16 p of 3.3 would be 3.296875
+    images = make_blobs(2, generator=torch.Generator().manual_seed(5))
+    canvas = torch.nn.functional.pad(images * 20 - 10, (4, 4, 4, 4), value=-10.0)
+    monkeypatch.setattr(dec, "_draw", lambda z, size: canvas.to(z.dtype))
+    z = torch.zeros(2, 6)
+    z[:, :2] = torch.tensor([3.3, -1.7])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        amp = dec(z)
+    torch.testing.assert_close(amp, dec(z), atol=1e-4, rtol=0)

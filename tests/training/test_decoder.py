@@ -139,6 +139,22 @@ def test_compute_losses_adds_weighted_reconstruction():
     assert torch.allclose(with_dec["loss"], without["loss"] + 0.5 * bce, atol=1e-6)
 
 
+@pytest.mark.parametrize("amp", [False, True])
+def test_amp_draws_the_joint_decoder_in_bf16_and_the_losses_in_float32(amp):
+    from softfact.data.multicrop import sample_multicrop
+    from softfact.data.blobs import BlobSource
+    cfg = resolve("rae", None, {"decoder_margin": "2", "amp": str(amp), "latent_dim": "8"})
+    torch.manual_seed(0)
+    enc, dec = loop_mod.build_encoder(cfg), build_decoder(cfg, width=8)
+    seen = []
+    dec.blocks.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    batch = sample_multicrop(BlobSource(), 8, crops=6, max_shift=4, generator=torch.Generator().manual_seed(0),
+                             antithetic=True)
+    out = loop_mod.compute_losses(enc, batch, 0, cfg, decoder=dec)
+    assert seen == [torch.bfloat16 if amp else torch.float32]
+    assert out["recon"].dtype == out["loss"].dtype == torch.float32 and torch.isfinite(out["loss"])
+
+
 def test_joint_training_saves_and_restores_the_decoder(tmp_path):
     kw = dict(recon_weight=1.0, decoder_width=8)
     straight = train(cfg_for(tmp_path, "a", **kw), progress=False)
