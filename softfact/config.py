@@ -63,6 +63,8 @@ class TrainConfig:
     # joint decoder (latent operations): recon_weight x BCE of decoding every view; 0 = off
     recon_weight: float = 0.0
     decoder_width: int = 32          # ConvDecoder channels of its last stage
+    recon_stride: int = 1            # decode every k-th view of the step for recon (1 = all): the
+                                     # decoder, not the encoder, is most of a joint step's time
     decoder_margin: int = 0          # > 0: translating decoder, content drawn on a canvas this many
                                      # pixels wider per side, moved by a position read from z
     op_weight: float = 0.0           # joint decoder: BCE of decode(z(x) + v(s)) vs the shifted crop
@@ -87,7 +89,8 @@ class TrainConfig:
     device: str = "auto"             # auto | cpu | cuda | cuda:N | mps
     threads: int = 0                 # CPU threads for torch; 0 keeps torch's default
     chunk: int = 256                 # CPU: encode in slices of this many images (0 = one call)
-    amp: bool = False                # bf16 autocast for the encoder (losses stay float32)
+    amp: bool = False                # bf16 autocast for the encoder and the joint decoder's
+                                     # drawing (losses stay float32)
     deterministic: bool = False      # deterministic GPU kernels (CPU runs are already)
     compile: bool = False            # CUDA: the whole step compiled (training.compiled); else eager
     log_every: int = 50
@@ -134,6 +137,8 @@ class TrainConfig:
         if not self.recon_weight >= 0 or self.decoder_width < 1:
             raise ConfigError(f"config keys 'recon_weight' >= 0 and 'decoder_width' >= 1 needed, "
                               f"got {self.recon_weight}, {self.decoder_width}")
+        if self.recon_stride < 1:
+            raise ConfigError(f"config key 'recon_stride' must be >= 1, got {self.recon_stride}")
         if self.op_weight > 0 and not self.recon_weight > 0:
             raise ConfigError(f"config key 'op_weight' ({self.op_weight}) trains the joint decoder: "
                               f"it needs recon_weight > 0")

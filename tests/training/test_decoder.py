@@ -139,6 +139,39 @@ def test_compute_losses_adds_weighted_reconstruction():
     assert torch.allclose(with_dec["loss"], without["loss"] + 0.5 * bce, atol=1e-6)
 
 
+def test_recon_stride_decodes_every_kth_view_and_one_is_every_view():
+    from softfact.data.triplets import sample_triplets
+    from softfact.data.blobs import BlobSource
+    batch = sample_triplets(BlobSource(), 8, max_shift=4, generator=torch.Generator().manual_seed(0))
+    x = torch.cat([batch.anchor, batch.crop1, batch.crop2])
+    outs = {}
+    for k in (1, 3):
+        cfg = resolve("seed", None, {"recon_weight": "0.5", "latent_dim": "8", "recon_stride": str(k)})
+        torch.manual_seed(0)
+        enc, dec = loop_mod.build_encoder(cfg), build_decoder(cfg, width=8)
+        seen = []
+        dec.register_forward_hook(lambda m, i, o: seen.append(len(i[0])))
+        outs[k] = loop_mod.compute_losses(enc, batch, 0, cfg, decoder=dec)
+        with torch.no_grad():
+            bce = nn.functional.binary_cross_entropy_with_logits(dec(enc(x[::k])), x[::k])
+        assert seen[0] == len(x[::k]) == (24 if k == 1 else 8)
+        torch.testing.assert_close(outs[k]["recon"], bce, atol=1e-6, rtol=0)
+    assert torch.equal(outs[1]["fact"], outs[3]["fact"]) and not torch.equal(outs[1]["recon"], outs[3]["recon"])
+    # the operation queries are decoded in the same call, after the strided views
+    from softfact.data.multicrop import sample_multicrop
+    multi = sample_multicrop(BlobSource(), 8, crops=6, max_shift=4, generator=torch.Generator().manual_seed(1),
+                             antithetic=True)
+    ops = []
+    for k in (1, 2):
+        cfg = resolve("rae", None, {"latent_dim": "8", "recon_stride": str(k)})   # op_weight 1
+        torch.manual_seed(0)
+        enc, dec = loop_mod.build_encoder(cfg), build_decoder(cfg, width=8)
+        ops.append(loop_mod.compute_losses(enc, multi, 0, cfg, decoder=dec)["op"])
+    torch.testing.assert_close(ops[0], ops[1], atol=1e-6, rtol=0)
+    with pytest.raises(ConfigError, match="'recon_stride' must be >= 1, got 0"):
+        resolve("rae", None, {"recon_stride": "0"})
+
+
 @pytest.mark.parametrize("amp", [False, True])
 def test_amp_draws_the_joint_decoder_in_bf16_and_the_losses_in_float32(amp):
     from softfact.data.multicrop import sample_multicrop
