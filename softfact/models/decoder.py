@@ -38,6 +38,18 @@ from softfact.models.conv import _groups, map_side, with_coords
 _OFF = 30.0  # the logit of "empty" off the translating decoder's canvas (sigmoid: ~1e-13)
 
 
+def position_moves(weight: torch.Tensor) -> torch.Tensor:
+    """(W W^T)^-1 W for a position head's (2, D) weight W: its rows move the position by one
+    pixel along rows and along columns and change nothing W's directions do not span.
+
+    >>> w = torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.5, 0.0]])
+    >>> position_moves(w) @ w.T
+    tensor([[1., 0.],
+            [0., 1.]])
+    """
+    return torch.linalg.solve(weight @ weight.T, weight)
+
+
 class _UpBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int):
         super().__init__()
@@ -134,9 +146,8 @@ class ConvDecoder(nn.Module):
         ``decode(move(z, s))`` is ``decode(z)`` shifted by s, zero-filled at the border."""
         if self.position is None:
             raise ValueError("move needs a translating decoder (margin > 0)")
-        w = self.position.weight.float()
         s = torch.as_tensor(shift, dtype=torch.float32, device=z.device).expand(z.shape[0], 2)
-        return (z.float() + torch.linalg.solve(w @ w.T, s.T).T @ w).to(z.dtype)
+        return (z.float() + s @ position_moves(self.position.weight.float())).to(z.dtype)
 
     def config(self) -> dict:
         """The arguments that rebuild this decoder's shape."""

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from softfact.evaluation.grid import differences, encode_shift_grid, flat_samples, split_images
+from softfact.models import position_moves
 from softfact.ops.apply import OpsError
 
 METHODS = ("mean", "linear", "auto")
@@ -95,7 +96,7 @@ class OperationVectors:
         W = head.weight.detach().double().cpu()
         ops = cls("decoder", max_shift=max_shift)
         ops.method_ = "decoder"
-        ops.coef_ = torch.linalg.solve(W @ W.T, W).numpy()                  # (2, D)
+        ops.coef_ = position_moves(W).numpy()                                 # (2, D)
         ops.shifts_ = np.arange(-max_shift, max_shift + 1)
         s = ops.shifts_.astype(np.float64)
         ops.vectors_ = s[:, None, None] * ops.coef_[0] + s[None, :, None] * ops.coef_[1]
