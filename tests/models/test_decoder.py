@@ -104,7 +104,13 @@ def test_build_decoder_reads_decoder_margin():
     cfg = resolve("rae", None, {"decoder_margin": "4"})
     dec = build_decoder(cfg)
     assert dec.margin == 4 and dec.canvas_size == 24 and dec(torch.zeros(2, 64)).shape == (2, 1, 16, 16)
-    assert build_decoder(resolve("rae", None, {})).position is None
+    assert build_decoder(resolve("rae", None, {"decoder_margin": "0"})).position is None
+
+
+def test_the_rae_preset_trains_a_translating_decoder_jointly_on_every_third_view():
+    cfg = resolve("rae", None, {})
+    assert (cfg.recon_weight, cfg.decoder_margin, cfg.recon_stride, cfg.op_weight) == (1.0, 2, 3, 0.0)
+    assert build_decoder(cfg).canvas_size == 20 and resolve("cpu", None, {}).recon_weight == 0
 
 
 def test_under_bf16_autocast_the_drawing_is_bf16_and_the_position_float32(monkeypatch):

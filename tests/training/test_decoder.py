@@ -163,7 +163,7 @@ def test_recon_stride_decodes_every_kth_view_and_one_is_every_view():
                              antithetic=True)
     ops = []
     for k in (1, 2):
-        cfg = resolve("rae", None, {"latent_dim": "8", "recon_stride": str(k)})   # op_weight 1
+        cfg = resolve("rae", None, {"latent_dim": "8", "recon_stride": str(k), "op_weight": "1"})
         torch.manual_seed(0)
         enc, dec = loop_mod.build_encoder(cfg), build_decoder(cfg, width=8)
         ops.append(loop_mod.compute_losses(enc, multi, 0, cfg, decoder=dec)["op"])
