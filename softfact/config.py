@@ -205,15 +205,15 @@ PRESETS: dict[str, dict] = {
             "ckpt_every": 500},
     # Latent operations: the cpu recipe with a translating decoder trained jointly (recon_weight
     # x BCE of every third view; decoder_margin 2: a latent move along the decoder's position
-    # directions decodes as a zero-filled shift) and a 64-d latent. Measured on the toy (seed 0,
-    # benchmarks/results/decoder.md): recon F1 0.962, latent shifts at 0.99-1.00 of the ceiling
-    # at every size, cross / same / opposite 0.122 / 0.955 / -0.882, angles 161.3 / 159.3.
+    # directions decodes as a zero-filled shift) and a 64-d latent. Measured on the toy, 3 seeds
+    # (benchmarks/results/decoder.md): recon F1 0.962, latent shifts at 0.99-1.00 of the ceiling
+    # at every size, cross / same / opposite 0.122 / 0.954 / -0.880, angles 159.9 / 159.8.
     # 8,000 steps because recon F1 still rises (0.923 at 3,500, 0.957 at 6,000); recon_stride 3
-    # halves the step (134 -> 69 ms, 2 threads) so they fit in ~9.5 min; cross_weight 1 (not
-    # 1.5) buys the opposite-sign cosine (-0.873 -> -0.882) with cross-factor slack (0.109 ->
-    # 0.122). op_weight 1 (decode z + the batch's mean d) makes the encoder's own differences
-    # operational too (fitted vectors 0.97 / 0.95 / 0.92 / 0.83 of the ceiling at 3,500 steps)
-    # for ~0.025 of recon F1; it is off here.
+    # nearly halves the step (134 -> 69 ms, 2 quiet threads; 1.26x the cpu recipe's step);
+    # cross_weight 1 (not 1.5) buys the opposite-sign cosine (-0.873 -> -0.882, seed 0) with
+    # cross-factor slack (0.109 -> 0.122). op_weight 1 (decode z + the batch's mean d) makes the
+    # encoder's own differences operational too (0.97 / 0.95 / 0.92 / 0.83 of the ceiling at
+    # 3,500 steps) for ~0.025 of recon F1; it is off here.
     "rae": {"crops": 6, "antithetic": True, "cross_weight": 1.0, "batch_size": 128, "steps": 8000,
             "lr": 1.2e-2, "schedule": "cosine", "warmup_steps": 100, "min_lr_ratio": 0.05,
             "ckpt_every": 500, "latent_dim": 64, "recon_weight": 1.0, "decoder_width": 32,
