@@ -26,8 +26,7 @@ from softfact.config import RUN_KEYS, ConfigError, TrainConfig, apply
 from softfact.data.sources import build_image_source
 from softfact.metrics import Evaluation, evaluate
 from softfact.models import build_encoder, decoder_input
-from softfact.ops import auto_images, evaluate_operations
-from softfact.ops.metrics import default_method
+from softfact.ops import auto_images, default_method, evaluate_operations
 from softfact.training.checkpoint import load_checkpoint, load_model_weights
 from softfact.training.export import is_export, load_export
 from softfact.training.runlog import read_metrics

@@ -8,9 +8,11 @@ shift grids of ``softfact.evaluation`` and is called by ``softfact.Run.evaluate`
 from softfact.ops.apply import (OperationExamples, OpsError, decode, default_example_shifts,
                                 latent_shift, operation_examples)
 from softfact.ops.metrics import (OperationResult, auto_images, best_threshold, binary_f1,
-                                  evaluate_operations, latent_error, operation_metrics)
+                                  default_method, evaluate_operations, latent_error,
+                                  operation_metrics)
 from softfact.ops.vectors import OperationVectors
 
 __all__ = ["OperationExamples", "OperationResult", "OpsError", "OperationVectors", "auto_images",
-           "best_threshold", "binary_f1", "decode", "default_example_shifts", "evaluate_operations",
+           "best_threshold", "binary_f1", "decode", "default_example_shifts", "default_method",
+           "evaluate_operations",
            "latent_error", "latent_shift", "operation_examples", "operation_metrics"]

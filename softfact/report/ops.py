@@ -19,8 +19,8 @@ import torch
 from softfact.data.blobs import translate
 from softfact.data.midi_write import WavRenderer, roll_to_score
 from softfact.data.triplets import sample_triplets
-from softfact.ops import (default_example_shifts, evaluate_operations, operation_examples)
-from softfact.ops.metrics import default_method
+from softfact.ops import (default_example_shifts, default_method, evaluate_operations,
+                          operation_examples)
 from softfact.plotting import (figure_png_bytes, plot_latent_operations, plot_operation_f1,
                                plot_shift_examples)
 from softfact.plotting.io import write_file
