@@ -110,7 +110,9 @@ def test_build_decoder_reads_decoder_margin():
 def test_the_rae_preset_trains_a_translating_decoder_jointly_on_every_third_view():
     cfg = resolve("rae", None, {})
     assert (cfg.recon_weight, cfg.decoder_margin, cfg.recon_stride, cfg.op_weight) == (1.0, 2, 3, 0.0)
+    assert (cfg.linear_weight, cfg.cross_weight, cfg.steps) == (0.1, 1.5, 8000)
     assert build_decoder(cfg).canvas_size == 20 and resolve("cpu", None, {}).recon_weight == 0
+    assert resolve("cpu", None, {}).linear_weight == 0  # the seed's objective stays the cpu recipe's
 
 
 def test_under_bf16_autocast_the_drawing_is_bf16_and_the_position_float32(monkeypatch):
