@@ -23,6 +23,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--margin", type=int, default=_D.margin,
                    help="> 0: a translating decoder, its canvas this many pixels wider per side")
     p.add_argument("--seed", type=int, default=_D.seed)
+    p.add_argument("--amp", action="store_true",
+                   help="bf16 autocast (CUDA, or a CPU with bf16 units; slower on one without)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--resume", action="store_true", help="continue RUN/decoder.pt (e.g. to more --steps)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -31,7 +33,7 @@ def parser() -> argparse.ArgumentParser:
 
 def train_run_decoder(run, *, steps: int = _D.steps, batch_size: int = _D.batch_size,
                       lr: float = _D.lr, width: int = _D.width, margin: int = _D.margin,
-                      seed: int = _D.seed,
+                      seed: int = _D.seed, amp: bool = _D.amp,
                       resume: bool = False, progress: bool = True):
     """Train ``run``'s frozen-encoder decoder into ``run.files.decoder``."""
     from softfact.training.decoder import train_decoder
@@ -49,7 +51,7 @@ def train_run_decoder(run, *, steps: int = _D.steps, batch_size: int = _D.batch_
                         map_channels=c.latent_map,
                         map_size=map_side(c.image_size, c.depth) if c.latent_map else 4, margin=margin,
                         max_shift=c.max_shift, wrap=c.wrap, steps=steps, batch_size=batch_size,
-                        lr=lr, seed=seed, encoder_step=run.step)
+                        lr=lr, seed=seed, encoder_step=run.step, amp=amp)
     return train_decoder(run.latent_encoder, run.source("train"), cfg, run.files.decoder, resume=resume,
                          progress=progress, device=run.device)
 
@@ -63,6 +65,7 @@ def main(argv: list[str]) -> int:
         torch.set_num_threads(ns.threads)
     run = Run.load(ns.run)
     path = train_run_decoder(run, steps=ns.steps, batch_size=ns.batch_size, lr=ns.lr,
-                             width=ns.width, margin=ns.margin, seed=ns.seed, resume=ns.resume, progress=not ns.quiet)
+                             width=ns.width, margin=ns.margin, seed=ns.seed, amp=ns.amp, resume=ns.resume,
+                             progress=not ns.quiet)
     print(f"decoder: {path}")
     return 0

@@ -44,7 +44,7 @@ def _main(cfg, resume: bool, ns, renderer) -> int:
         from softfact.cli.decoder import train_run_decoder
         steps = {"steps": ns.decoder_steps} if ns.decoder_steps else {}
         train_run_decoder(run, resume=resume and run.files.decoder.exists(), progress=not ns.quiet,
-                          **steps)
+                          amp=run.config.amp, **steps)  # --amp covers the decoder stage too
     if ns.no_report:
         metrics = run.evaluate(progress=not ns.quiet).metrics
         page = None

@@ -10,6 +10,7 @@ continues bit for bit on the same CPU.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,8 @@ class DecoderConfig:
     lr: float = 2e-3           # Adam, cosine decay to 5% after 50 warmup steps
     seed: int = 0
     encoder_step: int = 0      # the encoder checkpoint's step this decoder was trained on
+    amp: bool = False          # bf16 autocast for the frozen encoder and the decoder's drawing
+                               # (CUDA, or CPUs with bf16 units); the loss stays float32
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -132,6 +135,7 @@ def train_decoder(encoder: torch.nn.Module, source, cfg: DecoderConfig, path: st
                dynamic_ncols=True)
     decoder.train()
     every = max(1, min(500, cfg.steps // 4))  # checkpoint interval
+    autocast = functools.partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=cfg.amp)
     while step < cfg.steps:
         lr = decoder_lr(step, cfg)
         for group in optimizer.param_groups:
@@ -139,9 +143,11 @@ def train_decoder(encoder: torch.nn.Module, source, cfg: DecoderConfig, path: st
         b = sample_triplets(source, cfg.batch_size, max_shift=cfg.max_shift, generator=gen,
                             wrap=cfg.wrap)
         x = torch.cat([b.anchor, b.crop1, b.crop2]).to(device).float()
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             z = encoder(x).float()
-        loss = F.binary_cross_entropy_with_logits(decoder(z), x)
+        with autocast():  # a translating decoder keeps its position and move in float32
+            logits = decoder(z)
+        loss = F.binary_cross_entropy_with_logits(logits.float(), x)
         if not torch.isfinite(loss):
             raise DecoderDiverged(f"decoder loss became {loss.item()} at step {step}; stopped, "
                                   f"the last checkpoint at {path} is kept")

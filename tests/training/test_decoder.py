@@ -73,6 +73,40 @@ def test_frozen_decoder_training_fits_shifted_images(tmp_path):
     assert after < 0.4 * before, (float(before), float(after))
 
 
+def test_frozen_decoder_amp_draws_in_bf16_and_still_fits(tmp_path, monkeypatch):
+    """--amp: the frozen encoder and the decoder's convolutions run under bf16 autocast, the loss
+    in float32; the decoder still learns the shifted images, and the checkpoint records amp."""
+    images = make_blobs(4, generator=torch.Generator().manual_seed(1))
+    encoder = nn.Flatten()
+    seen = set()
+    real = ConvDecoder._draw
+
+    def spy(self, z, size):
+        out = real(self, z, size)
+        seen.add(out.dtype)
+        return out
+
+    monkeypatch.setattr(ConvDecoder, "_draw", spy)
+    kw = dict(latent_dim=256, image_size=16, width=8, max_shift=1, steps=60, batch_size=16, lr=2e-2)
+    path = train_decoder(encoder, FixedImages(images), DecoderConfig(amp=True, **kw),
+                         tmp_path / "decoder.pt", progress=False)
+    assert seen == {torch.bfloat16}
+    state = load_decoder_checkpoint(path)
+    assert state["config"]["amp"] is True and state["step"] == 60
+    torch.manual_seed(0)
+    dec = ConvDecoder(latent_dim=256, image_size=16, width=8)
+    x = torch.cat([translate(images, dy, dx) for dy, dx in ((0, 0), (1, 0), (0, -1), (-1, 1))])
+    with torch.no_grad():
+        before = nn.functional.binary_cross_entropy_with_logits(dec(encoder(x)).float(), x)
+        dec.load_state_dict(state["decoder"])
+        after = nn.functional.binary_cross_entropy_with_logits(dec(encoder(x)).float(), x)
+    assert after < 0.4 * before, (float(before), float(after))
+    seen.clear()
+    train_decoder(encoder, FixedImages(images), DecoderConfig(**{**kw, "steps": 2}),
+                  tmp_path / "f32.pt", progress=False)
+    assert seen == {torch.float32}  # off by default
+
+
 def test_decoder_resume_is_bit_exact(tmp_path):
     images = make_blobs(32, generator=torch.Generator().manual_seed(2))
     enc = nn.Sequential(nn.Flatten(), nn.Linear(256, 8))
@@ -215,7 +249,13 @@ def test_run_command_adds_the_decoder_stage(tmp_path, capsys):
                      "--decoder-steps", "2", "--out-dir", str(out)]) == 0
     state = load_decoder_checkpoint(out / "decoder.pt", expect={"latent_dim": 16, "image_size": 16})
     assert state["step"] == 2 and state["config"]["encoder_step"] == 2
+    assert state["config"]["amp"] is False
     assert (out / "metrics.json").exists()
+    # --amp trains the run and its decoder stage under bf16 autocast
+    assert cli_main(["run", "--steps", "2", "--batch-size", "8", "--device", "cpu", "--quiet",
+                     "--no-report", "--eval-blobs", "16", "--metric-images", "4", "--decoder",
+                     "--decoder-steps", "2", "--amp", "--out-dir", str(tmp_path / "amp")]) == 0
+    assert load_decoder_checkpoint(tmp_path / "amp" / "decoder.pt")["config"]["amp"] is True
 
 
 def test_op_weight_adds_the_operation_loss_to_the_joint_decoder():
