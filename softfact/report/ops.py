@@ -5,9 +5,9 @@
 - "Latent operations" (only when the run has a decoder, ``run.decoder``): a few validation
   crops with their true shifts and the decoded latent shifts decode(z(x) + v(dy, dx)), and a
   table of the operation metrics per shift size.
-- On piano-roll runs every example is also written as a .mid file into the run's ``ops/``
-  folder (and as .wav with a user's SoundFont), linked from the page; so are the training
-  triplets the report draws.
+- On piano-roll runs, and on toy runs with a decoder (a blob read as a small piano roll),
+  every example is also written as a .mid file into the run's ``ops/`` folder (and as .wav
+  with a user's SoundFont), linked from the page; so are the training triplets the report draws.
 """
 from __future__ import annotations
 
@@ -212,7 +212,10 @@ def ops_report(run, source, *, seed: int = 0, n_triplets: int = 8, n_examples: i
                renderer: WavRenderer | None = None) -> OpsReport:
     """Draw the shift figures, write the MIDI files; sections for ``build_report`` to place."""
     piano_roll = run.config.data != "blobs"
-    midi = MidiFiles(run, renderer) if piano_roll else None
+    decoder = getattr(run, "decoder", None)
+    # piano-roll runs, and toy runs with a decoder (a blob read as a roll of its side in pitches
+    # and grid steps), so that a latent operation can be heard, not only seen
+    midi = MidiFiles(run, renderer) if piano_roll or decoder is not None else None
     out = OpsReport()
     png, links = _seed_shifts(source, seed, piano_roll, midi)
     out.pngs["shift_examples"] = png
@@ -222,7 +225,6 @@ def ops_report(run, source, *, seed: int = 0, n_triplets: int = 8, n_examples: i
     out.before_triplets.append(("shifts", "Zero-filled shifts", H.figure(
         png, f"The seed notebook's first figure: {what}; vacated cells are zero "
         "(<code>shift_no_wrap</code>).", "shift examples") + links))
-    decoder = getattr(run, "decoder", None)
     if decoder is not None:
         png, f1_png, body = _latent_operations(run, decoder, source, seed=seed,
                                                piano_roll=piano_roll, midi=midi,

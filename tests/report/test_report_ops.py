@@ -67,8 +67,15 @@ def test_with_a_decoder_metrics_and_section_appear(blob_run):
     assert page.index('id="ops"') < page.index('id="timings"')
     assert (blob_run / "latent_operations.png").exists() and (blob_run / "operation_f1.png").exists()
     assert section.count("data:image/png") == 2
-    assert '<section id="shifts">' in page and not (blob_run / "ops").exists()  # blobs: no MIDI
     assert "v fitted" not in section and "fitted on 8 training images" in section
+    # a toy run with a decoder writes its examples as MIDI too (16 pitches x 16 grid steps)
+    ops = blob_run / "ops"
+    assert {"op1_original.mid", "op1_recon.mid", "op3_latent_dy+0_dx+4.mid",
+            "shifts_dy-4.mid"} <= {p.name for p in ops.glob("*.mid")}
+    assert 'href="ops/op1_latent_dy+0_dx+4.mid"' in section
+    roll = midi_to_roll(ops / "op1_true_dy+4_dx+0.mid")
+    rows = np.nonzero(roll.any(1))[0]
+    assert roll.shape[1] <= 16 and rows.max() - rows.min() < 16
 
 
 def test_a_translating_decoder_is_scored_by_its_moves_beside_the_fitted_vectors(blob_run):
