@@ -9,11 +9,11 @@ from torch import nn
 from softfact.models.chunked import ChunkedEncoder
 from softfact.models.conv import ConvEncoder, SpatialLatent, decoder_input
 from softfact.models.decoder import ConvDecoder, build_decoder, position_moves
-from softfact.models.precision import embedding_layer, float32_embedding
+from softfact.models.precision import bf16_autocast, embedding_layer, float32_embedding
 from softfact.models.toy import ToyEncoder
 
 __all__ = ["ChunkedEncoder", "ConvEncoder", "ToyEncoder", "build_encoder", "embedding_layer",
-           "float32_embedding", "ConvDecoder", "build_decoder", "position_moves", "SpatialLatent", "decoder_input"]
+           "float32_embedding", "bf16_autocast", "ConvDecoder", "build_decoder", "position_moves", "SpatialLatent", "decoder_input"]
 
 
 def build_encoder(cfg) -> nn.Module:

@@ -47,3 +47,15 @@ def float32_embedding(model: nn.Module) -> nn.Module:
         layer.forward = types.MethodType(_float32_forward, layer)
         layer._softfact_float32 = True
     return model
+
+
+def bf16_autocast(device_type: str, enabled: bool = True):
+    """The bf16 autocast context softfact trains under (``amp``): on CUDA and on CPUs, off on
+    other devices. Pair it with ``float32_embedding`` on the encoder.
+
+    >>> with bf16_autocast("cpu"):
+    ...     (torch.ones(2, 2) @ torch.ones(2, 2)).dtype
+    torch.bfloat16
+    """
+    return torch.autocast(device_type, dtype=torch.bfloat16,
+                          enabled=enabled and device_type in ("cuda", "cpu"))

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from softfact.data.triplets import sample_triplets
 from softfact.models.decoder import ConvDecoder
+from softfact.models.precision import bf16_autocast
 from softfact.training.schedule import cosine_lr
 from softfact.training.checkpoint import CheckpointError, load_model_weights, read_state, write_state
 
@@ -135,7 +136,7 @@ def train_decoder(encoder: torch.nn.Module, source, cfg: DecoderConfig, path: st
                dynamic_ncols=True)
     decoder.train()
     every = max(1, min(500, cfg.steps // 4))  # checkpoint interval
-    autocast = functools.partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=cfg.amp)
+    autocast = functools.partial(bf16_autocast, device.type, cfg.amp)
     while step < cfg.steps:
         lr = decoder_lr(step, cfg)
         for group in optimizer.param_groups:
