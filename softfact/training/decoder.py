@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from softfact.data.triplets import sample_triplets
 from softfact.models.decoder import ConvDecoder
-from softfact.models.precision import bf16_autocast
+from softfact.models.precision import bf16_autocast, float32_embedding
 from softfact.training.schedule import cosine_lr
 from softfact.training.checkpoint import CheckpointError, load_model_weights, read_state, write_state
 
@@ -106,6 +106,8 @@ def train_decoder(encoder: torch.nn.Module, source, cfg: DecoderConfig, path: st
     # -- model, optimizer, data stream ---------------------------------------------------
     path, device = Path(path), torch.device(device)
     encoder = encoder.to(device).eval().requires_grad_(False)
+    if cfg.amp:  # the precision rule of training: under autocast the embedding stays float32
+        float32_embedding(encoder)
     torch.manual_seed(cfg.seed)
     decoder = ConvDecoder(latent_dim=cfg.latent_dim, image_size=cfg.image_size, width=cfg.width,
                           map_channels=cfg.map_channels, map_size=cfg.map_size,

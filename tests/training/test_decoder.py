@@ -107,6 +107,18 @@ def test_frozen_decoder_amp_draws_in_bf16_and_still_fits(tmp_path, monkeypatch):
     assert seen == {torch.float32}  # off by default
 
 
+def test_frozen_decoder_amp_keeps_the_encoders_embedding_float32(tmp_path):
+    """The precision rule of training holds for the frozen encoder too: under --amp its
+    embedding layer writes float32, so the decoder learns the latent it will be given."""
+    images = make_blobs(8, generator=torch.Generator().manual_seed(3))
+    encoder = nn.Sequential(nn.Flatten(), nn.Linear(256, 32), nn.GELU(), nn.Linear(32, 8))
+    seen = []
+    encoder[-1].register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    cfg = DecoderConfig(latent_dim=8, image_size=16, width=8, steps=2, batch_size=4, amp=True)
+    train_decoder(encoder, FixedImages(images), cfg, tmp_path / "d.pt", progress=False)
+    assert seen and set(seen) == {torch.float32}
+
+
 def test_decoder_resume_is_bit_exact(tmp_path):
     images = make_blobs(32, generator=torch.Generator().manual_seed(2))
     enc = nn.Sequential(nn.Flatten(), nn.Linear(256, 8))
