@@ -153,10 +153,8 @@ class TrainConfig:
             raise ConfigError(f"config key 'latent_map' ({self.latent_map}) must be >= 0; a spatial "
                               f"latent is read by the joint decoder: it needs encoder: conv (got "
                               f"{self.encoder!r}) and recon_weight > 0 (got {self.recon_weight})")
-        if self.decoder_margin < 0 or (self.decoder_margin and self.latent_map):
-            raise ConfigError(f"config key 'decoder_margin' must be >= 0 and reads the pooled "
-                              f"embedding alone (latent_map 0), got {self.decoder_margin} with "
-                              f"latent_map {self.latent_map}")
+        if self.decoder_margin < 0:
+            raise ConfigError(f"config key 'decoder_margin' must be >= 0, got {self.decoder_margin}")
         if self.op_moves not in ("latent", "embedding"):
             raise ConfigError(f"config key 'op_moves' must be latent or embedding, got {self.op_moves!r}")
         if self.onset and self.encoder == "toy":

@@ -216,9 +216,11 @@ def evaluate_operations(encoder, decoder, train_fn, val_fn, *, max_shift: int = 
     metrics = summarise(counts, recon_f1=binary_f1(recon.numpy(), images[:, 0].numpy() > 0.5))
     metrics["recon_threshold"] = float(threshold)
     metrics["op_latent_err"] = latent_error(val.z, operations)
-    if method == "decoder":  # the encoder's own mean differences beside the decoder's moves
+    if method == "decoder":  # the encoder's own mean differences beside the decoder's moves,
+        # moving what those move (a spatial translating decoder's: the embedding, not the map)
+        fit_moves = moves if moves is not None else getattr(operations, "moves", None)
         fitted = OperationVectors("mean", max_shift=m, wrap=wrap, n_images=n, random_state=seed,
-                                  moves=moves).fit_grid(train.z)
+                                  moves=fit_moves).fit_grid(train.z)
         op = shift_counts(decoder, val.z, images, fitted, threshold=threshold, wrap=wrap,
                           batch_size=batch_size, kinds=("op",))
         metrics.update({k.replace("op_f1", "op_f1_fitted", 1): v

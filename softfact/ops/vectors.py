@@ -94,13 +94,16 @@ class OperationVectors:
             raise OpsError(f"from_decoder needs a translating decoder (a 2-output `position` "
                            f"linear head, ConvDecoder(margin > 0)); {type(decoder).__name__} has none")
         W = head.weight.detach().double().cpu()
-        ops = cls("decoder", max_shift=max_shift)
+        # a spatial latent (the embedding, then a map the decoder reads): the map does not move
+        n_features = getattr(decoder, "in_dim", W.shape[1])
+        ops = cls("decoder", max_shift=max_shift, moves=W.shape[1] if n_features > W.shape[1] else None)
         ops.method_ = "decoder"
-        ops.coef_ = position_moves(W).numpy()                                 # (2, D)
+        ops.coef_ = np.zeros((2, n_features))
+        ops.coef_[:, :W.shape[1]] = position_moves(W).numpy()                 # (2, D)
         ops.shifts_ = np.arange(-max_shift, max_shift + 1)
         s = ops.shifts_.astype(np.float64)
         ops.vectors_ = s[:, None, None] * ops.coef_[0] + s[None, :, None] * ops.coef_[1]
-        ops.n_features_in_ = W.shape[1]
+        ops.n_features_in_ = n_features
         ops.n_images_ = 0
         return ops
 

@@ -92,12 +92,65 @@ def test_margin_zero_is_the_plain_decoder():
 def test_bad_margins_are_clear_errors():
     with pytest.raises(ValueError, match="got margin -1"):
         ConvDecoder(latent_dim=8, image_size=16, margin=-1)
-    with pytest.raises(ValueError, match="map_channels 4"):
-        ConvDecoder(latent_dim=8, image_size=16, margin=2, map_channels=4)
     with pytest.raises(ConfigError, match="'decoder_margin' must be >= 0"):
         resolve("rae", None, {"decoder_margin": "-2"})
-    with pytest.raises(ConfigError, match="latent_map 4"):
-        resolve("rae", None, {"decoder_margin": "4", "encoder": "conv", "latent_map": "4"})
+
+
+# -- a spatial latent (the embedding, then a map) with a translating decoder --
+
+def spatial_translating_decoder(seed=0):
+    """Embedding of 6 (p reads z[:, 0], z[:, 1]), then a 2 x 4 x 4 map; q starts at zero."""
+    torch.manual_seed(seed)
+    dec = ConvDecoder(latent_dim=6, image_size=16, width=8, map_channels=2, map_size=4, margin=4)
+    with torch.no_grad():
+        dec.position.weight.zero_()
+        dec.position.weight[0, 0] = dec.position.weight[1, 1] = 1.0
+        dec.position.bias.zero_()
+    return dec
+
+
+def test_a_spatial_translating_decoder_draws_at_the_image_size_and_moves_by_p_minus_q(monkeypatch):
+    from softfact.data.blobs import make_blobs
+    dec = spatial_translating_decoder()
+    assert dec.canvas_size == 16 and dec.in_dim == 6 + 32 and dec.map_position is not None
+    assert dec.map_position.weight.abs().sum() == 0 == dec.map_position.bias.abs().sum()
+    images = make_blobs(4, generator=torch.Generator().manual_seed(3))
+    drawn = {}
+    monkeypatch.setattr(dec, "_draw", lambda z, size: drawn.setdefault("z", z) is not None and images * 20 - 10)
+    z = torch.randn(4, 38)
+    z[:, :2] = 0
+    with torch.no_grad():
+        assert torch.equal((dec(z) > 0).float(), images)          # p - q = 0: the drawing itself
+        # the drawing reads the embedding without p's directions and the map as it is
+        torch.testing.assert_close(drawn["z"][:, 2:], z[:, 2:])
+        assert drawn["z"][:, :2].abs().max() < 1e-5
+        for s in [(2, 0), (0, -3), (4, 4), (-1, 2)]:
+            moved = dec.move(z, s)
+            torch.testing.assert_close(moved[:, 2:], z[:, 2:])    # content and map untouched
+            expect = shift_no_wrap(shift_no_wrap(images, s[0], 2), s[1], 3)
+            assert torch.equal((dec(moved) > 0).float(), expect)
+        # q reads the map: a map whose q says (1, 2) undoes an embedding at (1, 2)
+        dec.map_position.weight[0, 0] = dec.map_position.weight[1, 1] = 1.0  # map values 0, 1
+        z2 = z.clone()
+        z2[:, [0, 1]] = z2[:, [6, 7]] = torch.tensor([1.0, 2.0])
+        assert torch.equal((dec(z2) > 0).float(), images)
+        z2[:, 7] = 0.0                                            # now p - q = (0, 2)
+        assert torch.equal((dec(z2) > 0).float(), shift_no_wrap(images, 2, 3))
+
+
+def test_a_spatial_translating_decoder_trains_both_heads_and_its_moves_are_ops():
+    from softfact.ops import OperationVectors
+    dec = ConvDecoder(latent_dim=6, image_size=16, width=8, map_channels=2, map_size=4, margin=2)
+    z = torch.randn(3, 38, requires_grad=True)
+    dec(z).sigmoid().sum().backward()
+    assert dec.position.weight.grad.abs().sum() > 0 and dec.map_position.weight.grad.abs().sum() > 0
+    ops = OperationVectors.from_decoder(dec, max_shift=3)
+    assert ops.n_features_in_ == 38 and ops.coef_.shape == (2, 38) and (ops.coef_[:, 6:] == 0).all()
+    with torch.no_grad():
+        torch.testing.assert_close(ops.apply(z, 2, -1), dec.move(z, (2, -1)), atol=1e-5, rtol=0)
+    spatial = {"encoder": "conv", "latent_map": "2", "width": "4", "depth": "2"}
+    assert build_decoder(resolve("rae", None, spatial)).map_position is not None  # margin 2
+    assert build_decoder(resolve("rae", None, {**spatial, "decoder_margin": "0"})).position is None
 
 
 def test_build_decoder_reads_decoder_margin():

@@ -197,6 +197,28 @@ def test_decoder_moves_are_exact_for_a_translating_decoder_whatever_the_encoder(
     assert ops.vector(9, 0)[0] == 9.0                       # a linear map: any shift
 
 
+def test_a_spatial_translating_decoder_moves_the_embedding_alone_for_both_kinds_of_vector():
+    """z = (a 2-d embedding of zeros, then the pixels as a 4 x 8 x 8 map); the decoder draws the
+    map and moves it by p(embedding) - q(map), q = 0: its moves are exact, and the encoder's own
+    mean differences, moving the embedding alone as the decoder's moves do, are zero: no move."""
+    from softfact.data.blobs import make_blobs
+    from softfact.models import ConvDecoder
+    dec = ConvDecoder(latent_dim=2, image_size=16, width=4, map_channels=4, map_size=8, margin=1)
+    with torch.no_grad():
+        dec.position.weight.copy_(torch.eye(2))
+        dec.position.bias.zero_()
+    dec._draw = lambda z, size: z[:, 2:].reshape(-1, 1, 16, 16) * 20 - 10
+    enc = lambda x: torch.cat([torch.zeros(len(x), 2), x.flatten(1)], 1)  # noqa: E731
+    blobs = lambda n, g: make_blobs(n, generator=g)  # noqa: E731
+    m = evaluate_operations(enc, dec, blobs, blobs, max_shift=3, n_images=12, method="decoder").metrics
+    assert m["recon_f1"] == 1.0
+    for key in [k for k in m if k.startswith("op_f1_ceiling")]:
+        assert m[key] == 1.0 and m[key.replace("_ceiling", "")] == 1.0, key
+    assert m["op_f1_fitted"] == m["op_f1_baseline"] < 0.7      # v(s) = 0 on the embedding
+    assert m["op_latent_err_fitted"] == pytest.approx(1.0)     # the map's mean moves are not used
+    assert OperationVectors.from_decoder(dec, max_shift=3).moves == 2
+
+
 def test_decoder_moves_need_a_translating_decoder():
     from softfact.models import ConvDecoder
     with pytest.raises(OpsError, match="needs a translating decoder .* ConvDecoder has none"):
