@@ -41,9 +41,8 @@ def train_run_decoder(run, *, steps: int = _D.steps, batch_size: int = _D.batch_
     for name, v in (("steps", steps), ("batch-size", batch_size), ("width", width)):
         if v < 1:
             raise ConfigError(f"--{name} must be >= 1, got {v}")
-    if margin < 0 or (margin and c.latent_map):
-        raise ConfigError(f"--margin must be >= 0 and needs a pooled latent (latent_map 0), got "
-                          f"{margin} with latent_map {c.latent_map}")
+    if margin < 0:
+        raise ConfigError(f"--margin must be >= 0, got {margin}")
     if not lr > 0:
         raise ConfigError(f"--lr must be > 0, got {lr}")
     from softfact.models.conv import map_side

@@ -383,6 +383,41 @@ def test_spatial_run_trains_resumes_evaluates_and_refuses_another_map(tmp_path, 
     assert v.shape[-1] == 40 and not v[..., 8:].any() and v[..., :8].any()
 
 
+def test_spatial_run_with_a_translating_decoder_trains_evaluates_with_its_moves_and_freezes(tmp_path):
+    """latent_map + decoder_margin (configs/pop909_rae.yaml's design): the joint loop trains
+    q(map) beside p(embedding), resumes it, and the evaluation's operations are the decoder's
+    moves of the embedding alone, which decode as zero-filled shifts of the reconstruction."""
+    from softfact.seed_reference import shift_no_wrap
+    kw = dict(SPATIAL, op_weight=1.0, op_moves="embedding", decoder_margin=3, eval_blobs=32,
+              metric_images=4)
+    straight = train(cfg_for(tmp_path, "a", **kw), progress=False)
+    train(cfg_for(tmp_path, "b", steps=3, **kw), progress=False)
+    resumed = train(cfg_for(tmp_path, "b", **kw), resume=True, progress=False)
+    sa, sb = load_checkpoint(straight), load_checkpoint(resumed)
+    assert any(k.startswith("map_position") for k in sa["decoder"])
+    for k in sa["decoder"]:
+        assert torch.equal(sa["decoder"][k], sb["decoder"][k]), k
+    run = Run.load(straight)
+    dec = run.decoder
+    assert dec.map_position is not None and dec.canvas_size == 16
+    assert sa["decoder"]["map_position.weight"].abs().sum() > 0          # q trained
+    m = run.evaluate(n=32).metrics
+    ops = run.latent_operations.operations
+    assert ops.method_ == "decoder" and ops.vectors_.shape[-1] == 40 and not ops.vectors_[..., 8:].any()
+    assert {"op_f1_fitted", "op_f1_ceiling_s4"} <= set(m)
+    x = torch.rand(2, 1, 16, 16)
+    with torch.no_grad():
+        z = run.latent_encoder(x)
+        base = dec(z)
+        moved = dec(ops.apply(z, 2, -1))
+    inside = shift_no_wrap(shift_no_wrap(base, 2, 2), -1, 3)[..., 2:, :-1]
+    torch.testing.assert_close(moved[..., 2:, :-1], inside, atol=2e-3, rtol=0)
+    # the frozen stage trains the same kind of decoder on a spatial run
+    assert cli_main(["decoder", str(straight), "--steps", "2", "--batch-size", "4", "--width", "8",
+                     "--margin", "2", "--quiet"]) == 0
+    assert Run.load(straight).decoder.map_position is not None
+
+
 def test_spatial_latent_needs_the_conv_encoder_and_the_joint_decoder():
     with pytest.raises(ConfigError, match="'latent_map' .* needs encoder: conv \\(got 'toy'\\)"):
         resolve("cpu", None, {"latent_map": "4", "recon_weight": "1"})
