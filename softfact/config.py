@@ -68,6 +68,9 @@ class TrainConfig:
     decoder_margin: int = 0          # > 0: translating decoder, content drawn on a canvas this many
                                      # pixels wider per side, moved by a position read from z
     op_weight: float = 0.0           # joint decoder: BCE of decode(z(x) + v(s)) vs the shifted crop
+    position_weight: float = 0.0     # translating decoder: (p(crop) - p(anchor) - shift)^2 in
+                                     # units of max_shift (and q's of the map), so the encoder's
+                                     # own differences move the decoder (losses/position.py)
     op_moves: str = "latent"         # with latent_map: what v(s) moves, the whole latent the
                                      # decoder reads, or the pooled "embedding" alone (map kept)
     # latent arithmetic (losses/arithmetic.py; 0 = off, the seed's objective)
@@ -142,7 +145,12 @@ class TrainConfig:
         if self.op_weight > 0 and not self.recon_weight > 0:
             raise ConfigError(f"config key 'op_weight' ({self.op_weight}) trains the joint decoder: "
                               f"it needs recon_weight > 0")
-        for key in ("shared_weight", "magnitude_weight", "linear_weight", "consistency_weight", "op_weight"):
+        if self.position_weight > 0 and not (self.recon_weight > 0 and self.decoder_margin > 0):
+            raise ConfigError(f"config key 'position_weight' ({self.position_weight}) trains a joint "
+                              f"translating decoder's position: it needs recon_weight > 0 and "
+                              f"decoder_margin > 0, got {self.recon_weight} and {self.decoder_margin}")
+        for key in ("shared_weight", "magnitude_weight", "linear_weight", "consistency_weight",
+                    "op_weight", "position_weight"):
             if not getattr(self, key) >= 0:
                 raise ConfigError(f"config key '{key}' must be >= 0, got {getattr(self, key)}")
         if self.lr <= 0:

@@ -26,7 +26,7 @@ from softfact.data.triplets import sample_triplets
 from softfact.models import (ChunkedEncoder, bf16_autocast, build_decoder, build_encoder,
                              decoder_input, float32_embedding)
 from softfact.losses import (ArithmeticLoss, factorization_loss, lejepa_loss, operation_queries,
-                             pairwise_factorization_loss)
+                             pairwise_factorization_loss, position_loss)
 from softfact.training import distributed
 from softfact.training.checkpoint import (CheckpointError, load_checkpoint, load_model_weights,
                                           save_checkpoint)
@@ -142,6 +142,15 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig, decoder=None) -> d
             target = batch.crops.flatten(0, 1).float()                 # anchor-major, as the queries
             out["op"] = F.binary_cross_entropy_with_logits(logits[len(z_rec):], target)
             out["loss"] = out["loss"] + cfg.op_weight * out["op"]
+        if cfg.position_weight > 0:  # the decoder's position heads read the crops' known shifts
+            dec = getattr(decoder, "module", decoder)                  # under DDP
+            heads = [(dec.position, z_read[:, :cfg.latent_dim])]
+            if dec.map_position is not None:                           # a spatial latent's map
+                heads.append((dec.map_position, z_read[:, cfg.latent_dim:]))
+            out["position"] = sum(position_loss(p_anchor=pa, p_crops=pc, deltas=batch.deltas,
+                                                scale=cfg.max_shift)
+                                  for pa, pc in (split(head(v)) for head, v in heads))
+            out["loss"] = out["loss"] + cfg.position_weight * out["position"]
     return out
 
 

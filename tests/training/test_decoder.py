@@ -418,6 +418,38 @@ def test_spatial_run_with_a_translating_decoder_trains_evaluates_with_its_moves_
     assert Run.load(straight).decoder.map_position is not None
 
 
+@pytest.mark.parametrize("spatial", [False, True])
+def test_position_weight_adds_the_heads_position_loss_and_weight_zero_changes_nothing(spatial):
+    from softfact.data.blobs import BlobSource
+    from softfact.data.multicrop import sample_multicrop
+    from softfact.losses import position_loss
+    base = {k: str(v) for k, v in SPATIAL.items()} if spatial else {"latent_dim": "8", "decoder_width": "8"}
+    cfg0 = resolve("rae", None, base)
+    cfg = resolve("rae", None, {**base, "position_weight": "0.5"})
+    torch.manual_seed(0)
+    enc, dec = loop_mod.build_encoder(cfg), build_decoder(cfg)
+    assert (dec.map_position is not None) == spatial
+    batch = sample_multicrop(BlobSource(), 8, crops=6, max_shift=4,
+                             generator=torch.Generator().manual_seed(0), antithetic=True)
+    net = loop_mod.decoder_input(enc)
+    plain = loop_mod.compute_losses(net, batch, 0, cfg0, decoder=dec)
+    out = loop_mod.compute_losses(net, batch, 0, cfg, decoder=dec)
+    assert "position" not in plain
+    z = net(torch.cat([batch.anchor, batch.crops.flatten(0, 1)]))
+    za, zc = z[:8], z[8:].view(8, 6, -1)
+    expect = position_loss(p_anchor=dec.position(za[:, :8]), p_crops=dec.position(zc[..., :8]),
+                           deltas=batch.deltas, scale=4.0)
+    if spatial:
+        expect = expect + position_loss(p_anchor=dec.map_position(za[:, 8:]),
+                                        p_crops=dec.map_position(zc[..., 8:]), deltas=batch.deltas, scale=4.0)
+    torch.testing.assert_close(out["position"], expect, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(out["loss"], plain["loss"] + 0.5 * expect, atol=1e-5, rtol=1e-5)
+    # gradients reach the encoder through the position term alone
+    enc.zero_grad()
+    out["position"].backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in enc.parameters())
+
+
 def test_spatial_latent_needs_the_conv_encoder_and_the_joint_decoder():
     with pytest.raises(ConfigError, match="'latent_map' .* needs encoder: conv \\(got 'toy'\\)"):
         resolve("cpu", None, {"latent_map": "4", "recon_weight": "1"})
