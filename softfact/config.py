@@ -67,6 +67,7 @@ class TrainConfig:
                                      # decoder, not the encoder, is most of a joint step's time
     decoder_margin: int = 0          # > 0: translating decoder, content drawn on a canvas this many
                                      # pixels wider per side, moved by a position read from z
+                                     # (with latent_map: drawn from the map, moved by p - q)
     op_weight: float = 0.0           # joint decoder: BCE of decode(z(x) + v(s)) vs the shifted crop
     position_weight: float = 0.0     # translating decoder: (p(crop) - p(anchor) - shift)^2 in
                                      # units of max_shift (and q's of the map), so the encoder's
