@@ -43,7 +43,7 @@ def test_a_linear_head_learns_to_read_shifts_from_embeddings_that_carry_them():
     g = torch.Generator().manual_seed(1)
     A = torch.randn(2, 16, generator=g)
     deltas = torch.randint(-4, 5, (32, 4, 2), generator=g).float()
-    za, zc = torch.randn(32, 16, generator=g) * 0.1, None
+    za = torch.randn(32, 16, generator=g) * 0.1
     zc = za[:, None] + deltas @ A
     head = torch.nn.Linear(16, 2)
     opt = torch.optim.Adam(head.parameters(), lr=0.05)
