@@ -143,9 +143,9 @@ class ConvDecoder(nn.Module):
             w = self.position.weight.float()                    # (2, D): p's directions
             z32 = z.float()
             emb = z32[:, :D]
-            p = self.position(emb)                              # (B, 2) rows, columns (pixels)
-            if self.map_position is not None:                   # the map's own position
-                p = p - self.map_position(z32[:, D:])
+            p, q = self.positions(z32)                          # (B, 2) rows, columns (pixels)
+            if q is not None:                                   # the map's own position
+                p = p - q
             # content: z with p's directions projected out, (W W^T + eps)^-1 keeps W = 0 finite
             gram = w @ w.T + 1e-6 * torch.eye(2, device=w.device)
             coef = torch.linalg.solve(gram, (emb @ w.T).T).T   # (B, 2)
@@ -162,6 +162,13 @@ class ConvDecoder(nn.Module):
         with torch.autocast(z.device.type, enabled=False):
             return F.grid_sample(canvas + _OFF, grid, mode="bilinear", padding_mode="zeros",
                                  align_corners=True) - _OFF
+
+    def positions(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(p, q) of a translating decoder's input z: p (B, 2) read from the embedding, q (B, 2)
+        from a spatial latent's map (None without one); the drawing moves by p - q."""
+        p = self.position(z[:, :self.latent_dim])
+        q = self.map_position(z[:, self.latent_dim:]) if self.map_position is not None else None
+        return p, q
 
     def move(self, z: torch.Tensor, shift) -> torch.Tensor:
         """z moved along p's directions by ``shift`` = (rows, columns) pixels (translating decoder):

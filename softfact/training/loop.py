@@ -143,13 +143,10 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig, decoder=None) -> d
             out["op"] = F.binary_cross_entropy_with_logits(logits[len(z_rec):], target)
             out["loss"] = out["loss"] + cfg.op_weight * out["op"]
         if cfg.position_weight > 0:  # the decoder's position heads read the crops' known shifts
-            dec = getattr(decoder, "module", decoder)                  # under DDP
-            heads = [(dec.position, z_read[:, :cfg.latent_dim])]
-            if dec.map_position is not None:                           # a spatial latent's map
-                heads.append((dec.map_position, z_read[:, cfg.latent_dim:]))
+            heads = getattr(decoder, "module", decoder).positions(z_read)  # (p, q); DDP unwrapped
             out["position"] = sum(position_loss(p_anchor=pa, p_crops=pc, deltas=batch.deltas,
                                                 scale=cfg.max_shift)
-                                  for pa, pc in (split(head(v)) for head, v in heads))
+                                  for pa, pc in (split(h) for h in heads if h is not None))
             out["loss"] = out["loss"] + cfg.position_weight * out["position"]
     return out
 
