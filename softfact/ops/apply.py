@@ -63,7 +63,8 @@ class OperationExamples:
     ``original`` (n, H, W); ``recon`` (n, H, W) = decode(z(x)) > threshold; ``true`` and
     ``latent`` (n, K, H, W): shift(x, s) and decode(z(x) + v(s)) > threshold for the K shifts
     ``shifts`` [(dy, dx), ...]; ``lowest_pitch`` (n,) each crop's lowest MIDI pitch (None on
-    images that are not piano rolls).
+    images that are not piano rolls); ``emptied`` (K, H, W) the pixels each shift leaves empty
+    (the zero-filled border; none when the shifts wrap).
     """
     original: np.ndarray
     recon: np.ndarray
@@ -72,6 +73,7 @@ class OperationExamples:
     shifts: list[tuple[int, int]]
     threshold: float
     lowest_pitch: np.ndarray | None = None
+    emptied: np.ndarray | None = None
 
 
 def operation_examples(encoder, decoder: Decoder, operations, images: torch.Tensor, *,
@@ -88,8 +90,10 @@ def operation_examples(encoder, decoder: Decoder, operations, images: torch.Tens
     true = translate(images.repeat_interleave(k, dim=0), dy, dx, wrap=wrap)
     H, W = images.shape[-2:]
     on = (scores[:, 0] > threshold).numpy()
+    kept = translate(torch.ones(k, 1, H, W), dy[:k], dx[:k], wrap=wrap)
     return OperationExamples(
         original=images[:, 0].numpy() > 0.5, recon=on[:n],
         true=true[:, 0].numpy().reshape(n, k, H, W) > 0.5, latent=on[n:].reshape(n, k, H, W),
         shifts=[(int(a), int(b)) for a, b in shifts], threshold=float(threshold),
-        lowest_pitch=None if lowest_pitch is None else np.asarray(lowest_pitch, dtype=np.int64))
+        lowest_pitch=None if lowest_pitch is None else np.asarray(lowest_pitch, dtype=np.int64),
+        emptied=kept[:, 0].numpy() < 0.5)

@@ -64,20 +64,34 @@ def plot_shift_examples(original, pitch: list[tuple[int, np.ndarray]],
     return fig
 
 
-def _mosaic(panels) -> np.ndarray:
-    """Images (k, H, W) side by side, separated by one grey column each."""
+# Colours of the operation strips: notes white on black; the border a shift empties (zero-filled)
+# dark blue, and a note drawn inside it orange (the shift itself has none there).
+_EMPTIED, _STRAY = (0.16, 0.24, 0.52), (1.0, 0.55, 0.1)
+
+
+def _mosaic(panels, emptied=None) -> np.ndarray:
+    """Images (k, H, W) side by side as one RGB image (H, k * (W + 1) - 1, 3), separated by one
+    grey column each; ``emptied`` (k, H, W) optional bool: pixels tinted as left empty by the
+    panel's shift (blue, or orange where the panel has a note there)."""
     panels = np.asarray(panels, dtype=np.float32)
     k, H, W = panels.shape
-    out = np.full((H, k * (W + 1) - 1), 0.5, dtype=np.float32)
+    rgb = np.repeat(panels[..., None], 3, axis=-1)
+    if emptied is not None:
+        emptied = np.asarray(emptied, dtype=bool)
+        rgb[emptied & (panels <= 0.5)] = _EMPTIED
+        rgb[emptied & (panels > 0.5)] = _STRAY
+    out = np.full((H, k * (W + 1) - 1, 3), 0.5, dtype=np.float32)
     for j in range(k):
-        out[:, j * (W + 1):j * (W + 1) + W] = panels[j]
+        out[:, j * (W + 1):j * (W + 1) + W] = rgb[j]
     return out
 
 
 def plot_latent_operations(examples, *, piano_roll: bool = False, max_examples: int = 4):
     """Per example two strips: "true shift" = the original, then shift(x, s) for each shift s;
     "latent shift" = the reconstruction decode(z(x)), then decode(z(x) + v(s)) (binary, at the
-    decoder threshold). ``examples``: a ``softfact.ops.OperationExamples``.
+    decoder threshold). ``examples``: a ``softfact.ops.OperationExamples``; where it names the
+    pixels each shift empties (``emptied``), both strips tint them blue, and a decoded note
+    there orange, so a move that empties its border is seen to.
 
     Each strip is one image (panels separated by grey columns), so the figure stays quick to
     draw with many shifts; ticks name the panels, and on piano rolls the y axis is MIDI pitch.
@@ -93,6 +107,9 @@ def plot_latent_operations(examples, *, piano_roll: bool = False, max_examples: 
     fig, axes = plt.subplots(2 * n, 1, figsize=(width, (2 * n) * width / (k + 1) * H / W + 1.0),
                              squeeze=False)
     origin = "lower" if piano_roll else "upper"
+    emptied = None
+    if examples.emptied is not None and np.asarray(examples.emptied).any():
+        emptied = np.concatenate([np.zeros((1, H, W), bool), np.asarray(examples.emptied, bool)])
     for i in range(n):
         low = None if examples.lowest_pitch is None else int(examples.lowest_pitch[i])
         strips = ((np.concatenate([examples.original[i][None], examples.true[i]]),
@@ -102,8 +119,8 @@ def plot_latent_operations(examples, *, piano_roll: bool = False, max_examples: 
                    f"#{i + 1} latent shift"))
         for r, (panels, labels, title) in enumerate(strips):
             ax = axes[2 * i + r, 0]
-            ax.imshow(_mosaic(panels), cmap="gray", vmin=0, vmax=1, interpolation="nearest",
-                      origin=origin, aspect="equal")
+            ax.imshow(_mosaic(panels, emptied), interpolation="nearest", origin=origin,
+                      aspect="equal")
             if (r, i) in ((0, 0), (1, n - 1)):   # panel names above the first, below the last
                 ax.set_xticks(centres, labels, fontsize=7)
                 if r == 0:
@@ -120,7 +137,9 @@ def plot_latent_operations(examples, *, piano_roll: bool = False, max_examples: 
         if piano_roll and i == n - 1:
             axes[2 * i + 1, 0].set_xlabel(f"time to the right ({W} grid steps per panel); "
                                           "dy in semitones, dx in steps", fontsize=7)
-    fig.suptitle("True shifts and decoded latent shifts z(x) + v(dy, dx)", fontsize=11)
+    fig.suptitle("True shifts and decoded latent shifts z(x) + v(dy, dx)"
+                 + ("\nblue: the border each shift empties (zero-filled); orange: a note decoded there"
+                    if emptied is not None else ""), fontsize=11 if emptied is None else 10)
     fig.tight_layout()
     return fig
 

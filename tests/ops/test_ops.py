@@ -138,6 +138,13 @@ def test_operation_metrics_and_latent_shift_on_modules():
     ex = operation_examples(enc, pp.decoder, ops, x[:2], shifts=[(1, 0), (0, -2)])
     assert ex.latent.shape == (2, 2, pp.SIZE, pp.SIZE) and ex.recon.shape == (2, pp.SIZE, pp.SIZE)
     assert (ex.true & ~ex.latent).sum() == 0                 # every true pixel is decoded
+    # the border each shift empties: the top row for dy = +1, the last two columns for dx = -2
+    assert ex.emptied.shape == (2, pp.SIZE, pp.SIZE)
+    assert ex.emptied[0, 0].all() and ex.emptied[0].sum() == pp.SIZE
+    assert ex.emptied[1, :, -2:].all() and ex.emptied[1].sum() == 2 * pp.SIZE
+    assert not ex.true[:, :, ex.emptied[0]].any() and not ex.true[:, 1][:, ex.emptied[1]].any()
+    rolled = operation_examples(enc, pp.decoder, ops, x[:2], shifts=[(1, 0)], wrap=True)
+    assert not rolled.emptied.any()                          # a roll empties nothing
 
 
 def test_a_decoder_of_the_wrong_size_is_a_one_line_error():
