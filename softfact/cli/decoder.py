@@ -22,6 +22,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=_D.width, help="channels of the decoder's last stage")
     p.add_argument("--margin", type=int, default=_D.margin,
                    help="> 0: a translating decoder, its canvas this many pixels wider per side")
+    p.add_argument("--position-weight", type=float, default=_D.position_weight,
+                   help="with --margin: weight of the position loss, the decoder's position head "
+                        "reading the crops' known shifts, so that the encoder's own differences "
+                        "move the drawing (0: reconstruction alone)")
     p.add_argument("--seed", type=int, default=_D.seed)
     p.add_argument("--amp", action="store_true",
                    help="bf16 autocast (CUDA, or a CPU with bf16 units; slower on one without)")
@@ -33,7 +37,8 @@ def parser() -> argparse.ArgumentParser:
 
 def train_run_decoder(run, *, steps: int = _D.steps, batch_size: int = _D.batch_size,
                       lr: float = _D.lr, width: int = _D.width, margin: int = _D.margin,
-                      seed: int = _D.seed, amp: bool = _D.amp,
+                      position_weight: float = _D.position_weight, seed: int = _D.seed,
+                      amp: bool = _D.amp,
                       resume: bool = False, progress: bool = True):
     """Train ``run``'s frozen-encoder decoder into ``run.files.decoder``."""
     from softfact.training.decoder import train_decoder
@@ -45,10 +50,15 @@ def train_run_decoder(run, *, steps: int = _D.steps, batch_size: int = _D.batch_
         raise ConfigError(f"--margin must be >= 0, got {margin}")
     if not lr > 0:
         raise ConfigError(f"--lr must be > 0, got {lr}")
+    if not position_weight >= 0:
+        raise ConfigError(f"--position-weight must be >= 0, got {position_weight}")
+    if position_weight > 0 and margin == 0:
+        raise ConfigError("--position-weight needs a translating decoder (--margin > 0)")
     from softfact.models.conv import map_side
     cfg = DecoderConfig(latent_dim=c.latent_dim, image_size=c.image_size, width=width,
                         map_channels=c.latent_map,
                         map_size=map_side(c.image_size, c.depth) if c.latent_map else 4, margin=margin,
+                        position_weight=position_weight,
                         max_shift=c.max_shift, wrap=c.wrap, steps=steps, batch_size=batch_size,
                         lr=lr, seed=seed, encoder_step=run.step, amp=amp)
     return train_decoder(run.latent_encoder, run.source("train"), cfg, run.files.decoder, resume=resume,
@@ -64,7 +74,8 @@ def main(argv: list[str]) -> int:
         torch.set_num_threads(ns.threads)
     run = Run.load(ns.run)
     path = train_run_decoder(run, steps=ns.steps, batch_size=ns.batch_size, lr=ns.lr,
-                             width=ns.width, margin=ns.margin, seed=ns.seed, amp=ns.amp, resume=ns.resume,
+                             width=ns.width, margin=ns.margin, position_weight=ns.position_weight,
+                             seed=ns.seed, amp=ns.amp, resume=ns.resume,
                              progress=not ns.quiet)
     print(f"decoder: {path}")
     return 0

@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from softfact.data.triplets import sample_triplets
+from softfact.losses.position import position_loss
 from softfact.models.decoder import ConvDecoder
 from softfact.models.precision import bf16_autocast, float32_embedding
 from softfact.training.schedule import cosine_lr
@@ -40,6 +41,9 @@ class DecoderConfig:
     map_channels: int = 0      # a spatial latent's map (the run's latent_map), map_size x map_size
     map_size: int = 4
     margin: int = 0            # > 0: a translating decoder (ConvDecoder's margin)
+    position_weight: float = 0.0  # translating decoder: its position head(s) read the crops'
+                               # known shifts (losses.position), so the frozen encoder's own
+                               # differences move the drawing; 0 = reconstruction alone
     max_shift: int = 4         # crops shifted by 1..max_shift, as in training
     wrap: bool = False
     steps: int = 3000
@@ -150,7 +154,13 @@ def train_decoder(encoder: torch.nn.Module, source, cfg: DecoderConfig, path: st
             z = encoder(x).float()
         with autocast():  # a translating decoder keeps its position and move in float32
             logits = decoder(z)
-        loss = F.binary_cross_entropy_with_logits(logits.float(), x)
+        loss = bce = F.binary_cross_entropy_with_logits(logits.float(), x)
+        if cfg.position_weight > 0:  # p(crop) - p(anchor) = the crop's shift (q of a map too)
+            n = len(b)
+            position = sum(position_loss(p_anchor=h[:n], p_crops=torch.stack([h[n:2 * n], h[2 * n:]], 1),
+                                         deltas=b.deltas.to(device), scale=cfg.max_shift)
+                           for h in decoder.positions(z) if h is not None)
+            loss = bce + cfg.position_weight * position
         if not torch.isfinite(loss):
             raise DecoderDiverged(f"decoder loss became {loss.item()} at step {step}; stopped, "
                                   f"the last checkpoint at {path} is kept")
@@ -160,7 +170,8 @@ def train_decoder(encoder: torch.nn.Module, source, cfg: DecoderConfig, path: st
         step += 1
         bar.update(1)
         if step % 50 == 0:
-            bar.set_postfix(bce=f"{loss.item():.4f}", lr=f"{lr:.1e}")
+            bar.set_postfix(bce=f"{bce.item():.4f}", lr=f"{lr:.1e}",
+                            **({"position": f"{position.item():.4f}"} if cfg.position_weight > 0 else {}))
         if step % every == 0 or step == cfg.steps:
             checkpoint(step)
     bar.close()

@@ -501,3 +501,63 @@ def test_translating_decoders_frozen_and_joint_save_load_and_refuse_another_marg
     for k in ("op_f1", "op_f1_s4", "op_f1_pitch", "op_latent_err"):
         assert k in m and k.replace("op_f1", "op_f1_fitted").replace("err", "err_fitted") in m, k
     assert m["op_f1"] != m["op_f1_fitted"] and "op_f1_fitted_ceiling" not in m
+
+
+def _dots(n=12, size=16):
+    """Single-pixel images inside the border, so a shift of up to 2 keeps the dot."""
+    x = torch.zeros(n, 1, size, size)
+    g = torch.Generator().manual_seed(3)
+    for i, (r, c) in enumerate(torch.randint(4, size - 4, (n, 2), generator=g).tolist()):
+        x[i, 0, r, c] = 1
+    return x
+
+
+def _position_error(decoder, encoder, images):
+    """Mean |p(shift(x)) - p(x) - s| over the images and a few shifts, in pixels."""
+    errs = []
+    with torch.no_grad():
+        p0 = decoder.positions(encoder(images))[0]
+        for s in ((2, 0), (0, -1), (-1, 2)):
+            p1 = decoder.positions(encoder(translate(images, *s)))[0]
+            errs.append((p1 - p0 - torch.tensor(s, dtype=torch.float32)).abs().mean())
+    return float(torch.stack(errs).mean())
+
+
+class CoordinateEncoder(nn.Module):
+    """A frozen encoder whose embedding holds the dot's row and column, then its pixels."""
+
+    def forward(self, x):
+        rows = torch.arange(x.shape[-2], dtype=x.dtype)[:, None]
+        cols = torch.arange(x.shape[-1], dtype=x.dtype)[None, :]
+        where = torch.stack([(x[:, 0] * rows).sum((1, 2)), (x[:, 0] * cols).sum((1, 2))], 1)
+        return torch.cat([where, x.flatten(1)], 1)
+
+
+def test_frozen_translating_decoder_position_weight_teaches_p_the_encoders_shifts(tmp_path):
+    """position_weight on a frozen encoder: p(crop) - p(anchor) comes to read the crop's shift,
+    so the encoder's own differences move the drawing; weight 0 leaves p to reconstruction."""
+    images, encoder = _dots(), CoordinateEncoder()
+    errors = {}
+    for w in (0.0, 1.0):
+        cfg = DecoderConfig(latent_dim=258, image_size=16, width=8, margin=2, max_shift=2, steps=80,
+                            batch_size=16, lr=5e-2, position_weight=w)
+        path = train_decoder(encoder, FixedImages(images), cfg, tmp_path / f"w{w}.pt", progress=False)
+        state = load_decoder_checkpoint(path)
+        assert state["config"]["position_weight"] == w
+        dec = ConvDecoder(latent_dim=258, image_size=16, width=8, margin=2)
+        dec.load_state_dict(state["decoder"])
+        errors[w] = _position_error(dec, encoder, images)
+    assert errors[1.0] < 0.25 * errors[0.0] and errors[1.0] < 0.3, errors
+
+
+def test_cli_position_weight_needs_a_translating_decoder(tmp_path, capsys):
+    run_dir = train(cfg_for(tmp_path, steps=2, batch_size=8), progress=False)
+    assert cli_main(["decoder", str(run_dir), "--position-weight", "1", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--position-weight needs a translating decoder" in err
+    assert cli_main(["decoder", str(run_dir), "--margin", "2", "--position-weight", "-1", "--quiet"]) == 2
+    assert "--position-weight must be >= 0" in capsys.readouterr().err
+    assert not (run_dir / "decoder.pt").exists()
+    assert cli_main(["decoder", str(run_dir), "--steps", "2", "--batch-size", "4", "--width", "8",
+                     "--margin", "2", "--position-weight", "0.5", "--threads", "1", "--quiet"]) == 0
+    assert load_decoder_checkpoint(run_dir / "decoder.pt")["config"]["position_weight"] == 0.5
