@@ -24,8 +24,9 @@ def parser() -> argparse.ArgumentParser:
                    help="> 0: a translating decoder, its canvas this many pixels wider per side")
     p.add_argument("--position-weight", type=float, default=_D.position_weight,
                    help="with --margin: weight of the position loss, the decoder's position head "
-                        "reading the crops' known shifts, so that the encoder's own differences "
-                        "move the drawing (0: reconstruction alone)")
+                        "reading the crops' known shifts from the encoder's embeddings, so that "
+                        "its moves are the size of the encoder's own differences (0: "
+                        "reconstruction alone)")
     p.add_argument("--seed", type=int, default=_D.seed)
     p.add_argument("--amp", action="store_true",
                    help="bf16 autocast (CUDA, or a CPU with bf16 units; slower on one without)")

@@ -42,8 +42,9 @@ class DecoderConfig:
     map_size: int = 4
     margin: int = 0            # > 0: a translating decoder (ConvDecoder's margin)
     position_weight: float = 0.0  # translating decoder: its position head(s) read the crops'
-                               # known shifts (losses.position), so the frozen encoder's own
-                               # differences move the drawing; 0 = reconstruction alone
+                               # known shifts from the frozen encoder (losses.position), so its
+                               # moves are the size of the encoder's own differences (measured:
+                               # make demo encoder, op_latent_err 25.3 -> 1.8); 0 = recon alone
     max_shift: int = 4         # crops shifted by 1..max_shift, as in training
     wrap: bool = False
     steps: int = 3000
