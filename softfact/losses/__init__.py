@@ -7,7 +7,7 @@ from softfact.losses.arithmetic import (
     shared_direction_loss)
 from softfact.losses.arithmetic import ShiftConsistencyLoss, shift_consistency_loss, shift_means
 from softfact.losses.operation import operation_loss, operation_queries
-from softfact.losses.position import position_loss
+from softfact.losses.position import crop_major_position_loss, position_loss
 from softfact.losses.lejepa import LeJEPALoss, attraction_loss, lejepa_loss
 from softfact.losses.sigreg import SIGREG_VARIANTS, sigreg, sigreg_seed
 
@@ -17,5 +17,5 @@ __all__ = ["FactorizationLoss", "LeJEPALoss", "SIGREG_VARIANTS", "attraction_los
            "ArithmeticLoss", "LinearShiftLoss", "MagnitudeLoss", "SharedDirectionLoss", "linear_shift_loss",
            "magnitude_loss", "shared_direction_loss"]
 __all__ += ["operation_loss", "operation_queries", "ShiftConsistencyLoss", "shift_consistency_loss", "shift_means"]
-__all__ += ["position_loss"]
+__all__ += ["crop_major_position_loss", "position_loss"]
 __all__ += ["MultiScaleFactorizationLoss", "multiscale_factorization_loss"]  # token / multi-scale form

@@ -39,3 +39,28 @@ def position_loss(*, p_anchor: torch.Tensor, p_crops: torch.Tensor, deltas: torc
         raise ValueError(f"scale must be > 0, got {scale}")
     err = (p_crops.float() - p_anchor.float()[:, None] - deltas.float()) / scale
     return err.pow(2).mean()
+
+
+def crop_major_position_loss(*, positions, deltas: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """Sum of ``position_loss`` over a decoder's position heads (``ConvDecoder.positions``: p, and
+    q of a map or None), each read from the step's views in crop-major rows: (B(K+1), 2), the B
+    anchors, then the B first crops, ..., the B K-th crops; deltas (B, K, 2).
+
+    >>> rows = torch.tensor([[0., 0.], [2., 0.], [0., -1.]])   # B = 1 anchor, K = 2 crops
+    >>> crop_major_position_loss(positions=(rows, None), deltas=torch.tensor([[[2, 0], [0, -1]]]))
+    tensor(0.)
+    """
+    B, K = deltas.shape[:2]
+    total = None
+    for h in positions:
+        if h is None:
+            continue
+        if h.shape != (B * (K + 1), 2):
+            raise ValueError(f"each head must be ({B * (K + 1)}, 2) for {B} anchors x {K} crops, "
+                             f"got shape {tuple(h.shape)}")
+        term = position_loss(p_anchor=h[:B], p_crops=h[B:].view(K, B, 2).transpose(0, 1),
+                             deltas=deltas, scale=scale)
+        total = term if total is None else total + term
+    if total is None:
+        raise ValueError("no position head given")
+    return total

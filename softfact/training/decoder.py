@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from softfact.data.triplets import sample_triplets
-from softfact.losses.position import position_loss
+from softfact.losses.position import crop_major_position_loss
 from softfact.models.decoder import ConvDecoder
 from softfact.models.precision import bf16_autocast, float32_embedding
 from softfact.training.schedule import cosine_lr
@@ -157,10 +157,8 @@ def train_decoder(encoder: torch.nn.Module, source, cfg: DecoderConfig, path: st
             logits = decoder(z)
         loss = bce = F.binary_cross_entropy_with_logits(logits.float(), x)
         if cfg.position_weight > 0:  # p(crop) - p(anchor) = the crop's shift (q of a map too)
-            n = len(b)
-            position = sum(position_loss(p_anchor=h[:n], p_crops=torch.stack([h[n:2 * n], h[2 * n:]], 1),
-                                         deltas=b.deltas.to(device), scale=cfg.max_shift)
-                           for h in decoder.positions(z) if h is not None)
+            position = crop_major_position_loss(positions=decoder.positions(z),  # rows: x's
+                                                deltas=b.deltas.to(device), scale=cfg.max_shift)
             loss = bce + cfg.position_weight * position
         if not torch.isfinite(loss):
             raise DecoderDiverged(f"decoder loss became {loss.item()} at step {step}; stopped, "

@@ -26,7 +26,7 @@ from softfact.data.triplets import sample_triplets
 from softfact.models import (ChunkedEncoder, bf16_autocast, build_decoder, build_encoder,
                              decoder_input, float32_embedding)
 from softfact.losses import (ArithmeticLoss, factorization_loss, lejepa_loss, operation_queries,
-                             pairwise_factorization_loss, position_loss)
+                             pairwise_factorization_loss, crop_major_position_loss)
 from softfact.training import distributed
 from softfact.training.checkpoint import (CheckpointError, load_checkpoint, load_model_weights,
                                           save_checkpoint)
@@ -144,9 +144,8 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig, decoder=None) -> d
             out["loss"] = out["loss"] + cfg.op_weight * out["op"]
         if cfg.position_weight > 0:  # the decoder's position heads read the crops' known shifts
             heads = getattr(decoder, "module", decoder).positions(z_read)  # (p, q); DDP unwrapped
-            out["position"] = sum(position_loss(p_anchor=pa, p_crops=pc, deltas=batch.deltas,
-                                                scale=cfg.max_shift)
-                                  for pa, pc in (split(h) for h in heads if h is not None))
+            out["position"] = crop_major_position_loss(positions=heads, deltas=batch.deltas,
+                                                       scale=cfg.max_shift)
             out["loss"] = out["loss"] + cfg.position_weight * out["position"]
     return out
 

@@ -65,3 +65,22 @@ def test_position_weight_needs_a_joint_translating_decoder():
     with pytest.raises(ConfigError, match="'position_weight' must be >= 0"):
         resolve("rae", None, {"position_weight": "-1"})
     assert resolve("rae", None, {}).position_weight == 0.0
+
+
+def test_crop_major_position_loss_sums_the_heads_over_crop_major_rows():
+    from softfact.losses import crop_major_position_loss
+    g = torch.Generator().manual_seed(4)
+    B, K = 3, 2
+    p, q = torch.randn(B * (K + 1), 2, generator=g), torch.randn(B * (K + 1), 2, generator=g)
+    deltas = torch.randint(-3, 4, (B, K, 2), generator=g)
+
+    def one(h):  # anchors first, then crop 1 of every anchor, then crop 2
+        return position_loss(p_anchor=h[:B], p_crops=torch.stack([h[B:2 * B], h[2 * B:]], 1),
+                             deltas=deltas, scale=3.0)
+    assert torch.allclose(crop_major_position_loss(positions=(p, None), deltas=deltas, scale=3.0), one(p))
+    assert torch.allclose(crop_major_position_loss(positions=(p, q), deltas=deltas, scale=3.0),
+                          one(p) + one(q))
+    with pytest.raises(ValueError, match=r"must be \(9, 2\) for 3 anchors x 2 crops, got shape \(8, 2\)"):
+        crop_major_position_loss(positions=(p[:8],), deltas=deltas)
+    with pytest.raises(ValueError, match="no position head"):
+        crop_major_position_loss(positions=(None, None), deltas=deltas)
