@@ -97,6 +97,8 @@ class TrainConfig:
                                      # drawing (losses stay float32)
     deterministic: bool = False      # deterministic GPU kernels (CPU runs are already)
     compile: bool = False            # CUDA: the whole step compiled (training.compiled); else eager
+    cuda_graph: bool = False         # CUDA: the whole step captured once as one CUDA graph and
+                                     # replayed (training.graphed); elsewhere its sync-free step, eager
     log_every: int = 50
     ckpt_every: int = 500
     eval_blobs: int = 500            # images per probe of the seed's protocol
@@ -171,6 +173,12 @@ class TrainConfig:
                               "one: use --encoder conv")
         if any(t.strip().isdigit() and int(t) > 127 for t in self.tracks.split(",")):
             raise ConfigError(f"config key 'tracks' programs must lie in 0..127, got {self.tracks!r}")
+        if self.cuda_graph and self.compile:
+            raise ConfigError("config keys 'cuda_graph' and 'compile' both capture the step: "
+                              "choose one")
+        if self.cuda_graph and self.use_jepa:
+            raise ConfigError("config key 'cuda_graph' cannot hold LeJEPA: SIGReg draws its "
+                              "slices on the host, seeded by the step; use cuda_graph: false")
         # reliability: values that would only fail later (NaN at step 1, a traceback)
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)

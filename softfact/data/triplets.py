@@ -10,6 +10,7 @@ A triplet whose two crops are identical carries no signal and is redrawn whole, 
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import torch
@@ -26,16 +27,28 @@ ImageFn = Callable[[int, torch.Generator], torch.Tensor]
 TripletBatch = CropBatch
 
 
+@functools.lru_cache(maxsize=16)
+def _scheme_ids(schemes: tuple[str, ...], device: torch.device) -> torch.Tensor:
+    """The allowed schemes' ids on ``device``, made once (no host copy inside a step)."""
+    return torch.tensor([SCHEMES.index(s) for s in schemes], device=device)
+
+
 def sample_shifts(n: int, *, max_shift: int, generator: torch.Generator,
-                  schemes: tuple[str, ...] = SCHEMES[:3]):
-    """Draw (scheme, delta1, delta2) for ``n`` triplets; deltas are (n, 2) [dy, dx]."""
+                  schemes: tuple[str, ...] = SCHEMES[:3], sync_free: bool = False):
+    """Draw (scheme, delta1, delta2) for ``n`` triplets; deltas are (n, 2) [dy, dx].
+
+    ``sync_free``: the "mixed" scheme's shifts are drawn for every row and kept where the
+    scheme is mixed (no host synchronisation; a CUDA graph can hold it); the draws differ
+    from the default's only when "mixed" is among the schemes.
+    """
     if max_shift < 1:
         raise ValueError(f"max_shift must be >= 1, got {max_shift}")
     unknown = set(schemes) - set(SCHEMES)
     if unknown or not schemes:
         raise ValueError(f"schemes must be a non-empty subset of {SCHEMES}, got {schemes}")
     kw = dict(generator=generator, device=generator.device)
-    allowed = torch.tensor([SCHEMES.index(s) for s in schemes], device=generator.device)
+    allowed = (_scheme_ids(tuple(schemes), generator.device) if sync_free else
+               torch.tensor([SCHEMES.index(s) for s in schemes], device=generator.device))
     scheme = allowed[torch.randint(0, len(allowed), (n,), **kw)]
     mag = torch.randint(1, max_shift + 1, (n, 2), **kw)
     sign = torch.where(torch.rand(n, 2, **kw) > 0.5, 1, -1)
@@ -48,7 +61,14 @@ def sample_shifts(n: int, *, max_shift: int, generator: torch.Generator,
     dx2 = torch.where(scheme == 0, zero, s2)
     delta1, delta2 = torch.stack([dy1, dx1], 1), torch.stack([dy2, dx2], 1)
     mixed = scheme == 3
-    if mixed.any():
+    if sync_free and "mixed" in schemes:
+        d = torch.randint(-max_shift, max_shift + 1, (n, 4), **kw)
+        for a, b in ((0, 1), (2, 3)):  # a mixed crop must move: (0, 0) -> a unit shift
+            still = (d[:, a] == 0) & (d[:, b] == 0)
+            d[:, a] = torch.where(still, torch.where(torch.rand(n, **kw) > 0.5, 1, -1), d[:, a])
+        m = mixed[:, None]
+        delta1, delta2 = torch.where(m, d[:, :2], delta1), torch.where(m, d[:, 2:], delta2)
+    elif "mixed" in schemes and mixed.any():
         m = int(mixed.sum())
         d = torch.randint(-max_shift, max_shift + 1, (m, 4), **kw)
         # a mixed crop must move: redraw (0, 0) shifts as a unit shift along a random axis
@@ -61,7 +81,7 @@ def sample_shifts(n: int, *, max_shift: int, generator: torch.Generator,
 
 def sample_triplets(image_fn: ImageFn, batch_size: int, *, max_shift: int,
                     generator: torch.Generator, wrap: bool = False,
-                    schemes: tuple[str, ...] = SCHEMES[:3]) -> TripletBatch:
+                    schemes: tuple[str, ...] = SCHEMES[:3], sync_free: bool = False) -> TripletBatch:
     """Draw a full batch of triplets, redrawing every triplet whose two crops are identical.
 
     ``image_fn(n, generator)`` returns (n, C, H, W) anchor images on the generator's device;
@@ -69,6 +89,13 @@ def sample_triplets(image_fn: ImageFn, batch_size: int, *, max_shift: int,
     and both crops itself, which is faster than shifting pixels. A source that also has
     ``unpack`` (``BlobSource``) is asked for ``packed`` views (compact tensors whose rows are
     equal exactly when the images are), compared and selected before pixels are written.
+
+    ``sync_free``: one round of draws, the first ``batch_size`` accepted ones picked on the
+    device (a stable sort, no host synchronisation: a CUDA graph can hold it). It is the
+    default's batch whenever the first round accepts ``batch_size`` triplets (all but about
+    one step in 10^8 on the toy); when it does not, the round's rejected triplets fill the
+    batch and ``distinct`` (B, 2, 2) marks them, so the loss can leave them out. ``redraws``
+    is not counted (0).
 
     >>> from softfact.data.blobs import make_blobs
     >>> g = torch.Generator().manual_seed(0)
@@ -79,7 +106,8 @@ def sample_triplets(image_fn: ImageFn, batch_size: int, *, max_shift: int,
     packed = hasattr(image_fn, "unpack")  # compare and select compact views, write pixels last
 
     def draw(n: int):
-        scheme, d1, d2 = sample_shifts(n, max_shift=max_shift, generator=generator, schemes=schemes)
+        scheme, d1, d2 = sample_shifts(n, max_shift=max_shift, generator=generator, schemes=schemes,
+                                       sync_free=sync_free)
         if hasattr(image_fn, "views"):  # a source that draws shifted views directly
             kw = {"packed": True} if packed else {}
             img, c1, c2 = image_fn.views(n, generator, [d1, d2], wrap=wrap, **kw)
@@ -92,6 +120,22 @@ def sample_triplets(image_fn: ImageFn, batch_size: int, *, max_shift: int,
     # Rejection sampling in rounds: draw a few more triplets than needed (the seed redraws
     # about 1 in 12), keep the first ones whose crops differ. Keeping the first n accepted of
     # i.i.d. draws is the seed's per-sample redraw loop, batched.
+    if sync_free:
+        m = batch_size + batch_size // 8 + 16  # the default's first round
+        parts = draw(m)
+        accepted = (parts[1] != parts[2]).flatten(1).any(1)
+        # accepted draws first, each group in draw order: the first batch_size accepted
+        keep = torch.argsort((~accepted).to(torch.uint8), stable=True)[:batch_size]
+        parts = [p.index_select(0, keep) for p in parts]
+        if packed:
+            parts[:3] = [image_fn.unpack(p) for p in parts[:3]]
+        ok = accepted.index_select(0, keep)
+        distinct = torch.zeros(batch_size, 2, 2, dtype=torch.bool, device=ok.device)
+        distinct[:, 0, 1] = ok
+        distinct[:, 1, 0] = ok
+        batch = CropBatch.triplet(*parts)
+        batch.distinct = distinct
+        return batch
     chunks, need, redraws = [], batch_size, 0
     while need > 0:
         m = need + need // 8 + 16

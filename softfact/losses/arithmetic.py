@@ -85,12 +85,15 @@ def magnitude_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor, deltas: tor
     """
     d, s = flat_differences(z_anchor, z_crops, deltas)
     ratio = (d.square().sum(-1) + eps * eps).sqrt() / s.abs().sum(-1).clamp_min(1).to(d.dtype)
-    terms = []
-    for f in range(2):
-        r = ratio[(s[:, f] != 0) & (s[:, 1 - f] == 0)]
-        if r.numel() > 1:
-            terms.append(r.var(unbiased=False) / r.mean().square().clamp_min(eps))
-    return torch.stack(terms).mean() if terms else d.sum() * 0.0
+    # masked moments, no boolean indexing: nothing read on the host (a CUDA graph holds it)
+    along = torch.stack([(s[:, 0] != 0) & (s[:, 1] == 0), (s[:, 1] != 0) & (s[:, 0] == 0)])  # (2, N)
+    w = along.to(d.dtype)
+    n = w.sum(1).clamp_min(1)
+    mean = (torch.where(along, ratio, 0.0)).sum(1) / n
+    var = torch.where(along, (ratio - mean[:, None]).square(), 0.0).sum(1) / n
+    present = w.sum(1) > 1
+    terms = torch.where(present, var / mean.square().clamp_min(eps), 0.0)
+    return terms.sum() / present.sum().clamp_min(1) + d.sum() * 0.0
 
 
 def linear_shift_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor, deltas: torch.Tensor,

@@ -38,6 +38,16 @@ def _weighted_mean(err: torch.Tensor, cross: torch.Tensor, cross_weight: float) 
     return (w * err).sum() / w.sum().clamp_min(1e-12)
 
 
+def _masked_mean(err: torch.Tensor, use: torch.Tensor, cross: torch.Tensor,
+                 cross_weight: float) -> torch.Tensor:
+    """``_weighted_mean(err[use], cross[use], cross_weight)`` without indexing by ``use``:
+    nothing reads the mask on the host; no entry in use gives 0 (and zero gradients)."""
+    w = use.to(err.dtype)
+    if cross_weight != 1.0:
+        w = w * torch.where(cross, cross_weight, 1.0).to(err.dtype)
+    return (torch.where(use, err, 0.0) * w).sum() / w.sum().clamp_min(1e-12)
+
+
 def _check_mask(mask: torch.Tensor | None, shape: tuple) -> None:
     if mask is not None and (mask.dtype != torch.bool or mask.shape != shape):
         raise ValueError(f"mask must be a bool tensor of shape {tuple(shape)}, got "
@@ -85,10 +95,8 @@ def factorization_loss(*, z_anchor: torch.Tensor, z_crop1: torch.Tensor, z_crop2
     _check_cross_weight(cross_weight)
     cos = difference_cosine(z_crop1 - z_anchor, z_crop2 - z_anchor, eps)
     err, cross = (cos - targets.to(cos.dtype)).square(), targets == 0
-    if mask is not None:
-        if not mask.any():
-            return (cos * 0.0).sum()
-        err, cross = err[mask], cross[mask]
+    if mask is not None:  # a weighted mean, no boolean indexing (no host sync: graph-safe)
+        return _masked_mean(err, mask, cross, cross_weight)
     return _weighted_mean(err, cross, cross_weight)
 
 
@@ -206,7 +214,7 @@ def pairwise_factorization_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor
                                 deltas: torch.Tensor, valid: torch.Tensor | None = None,
                                 mask: torch.Tensor | None = None,
                                 balance: bool = True, cross_weight: float = 1.0,
-                                eps: float = 1e-8) -> torch.Tensor:
+                                eps: float = 1e-8, sync_free: bool = False) -> torch.Tensor:
     """The factorization loss over every pair of crops of each anchor.
 
     Shapes: z_anchor (B, D); z_crops (B, K, D); deltas (B, K, 2) integer [dy, dx] shifts;
@@ -222,6 +230,8 @@ def pairwise_factorization_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor
     count equally. ``cross_weight`` multiplies the weight of the pairs whose target is 0 (the
     cross pairs; with ``balance``, the cross type's share). For K = 2 and one valid pair per
     anchor this is ``factorization_loss``.
+    ``sync_free``: the same loss as masked sums (no boolean indexing, nothing read on the
+    host), so a CUDA graph can capture it; equal to the default to float rounding (tested).
     """
     if z_anchor.dim() > 2 or mask is not None:             # token embeddings
         if z_crops.dim() != z_anchor.dim() + 1 or z_crops.shape[0] != z_anchor.shape[0]:
@@ -231,10 +241,11 @@ def pairwise_factorization_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor
         if deltas.shape != (B, K, 2):
             raise ValueError(f"deltas must have shape {(B, K, 2)}, got {tuple(deltas.shape)}")
         za, zc, dl, pair = _fold_tokens(z_anchor, z_crops, deltas, valid, mask)
-        if pair is not None and not pair.any():
+        if not sync_free and pair is not None and not pair.any():
             return (zc * 0.0).sum()
         return pairwise_factorization_loss(z_anchor=za, z_crops=zc, deltas=dl, valid=pair,
-                                           balance=balance, cross_weight=cross_weight, eps=eps)
+                                           balance=balance, cross_weight=cross_weight, eps=eps,
+                                           sync_free=sync_free)
     if z_crops.dim() != 3 or z_crops.shape[0] != z_anchor.shape[0] or z_crops.shape[2] != z_anchor.shape[-1]:
         raise ValueError(f"z_crops must be (B, K, D) matching z_anchor {tuple(z_anchor.shape)}, "
                          f"got {tuple(z_crops.shape)}")
@@ -253,6 +264,16 @@ def pairwise_factorization_loss(*, z_anchor: torch.Tensor, z_crops: torch.Tensor
     if valid is not None:
         use = use & valid
     err = (cos - target).square()
+    if not sync_free and not use.any():  # no usable pair: 0, as the token form and sync_free give
+        return (cos * 0.0).sum()
+    if sync_free:
+        if not balance:
+            return _masked_mean(err, use, target == 0, cross_weight)
+        # per pair type t: its mean over the pairs in use; the types present averaged
+        per_type = (pair_types(deltas)[..., None] == torch.arange(4, device=d.device)) & use[..., None]
+        count = per_type.sum((0, 1, 2))                                  # (4,)
+        means = torch.where(per_type, err[..., None], 0.0).sum((0, 1, 2)) / count.clamp_min(1)
+        return _masked_mean(means, count > 0, torch.arange(4, device=d.device) == 2, cross_weight)
     if not balance:
         return _weighted_mean(err[use], target[use] == 0, cross_weight)
     types = pair_types(deltas)

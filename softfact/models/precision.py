@@ -49,13 +49,14 @@ def float32_embedding(model: nn.Module) -> nn.Module:
     return model
 
 
-def bf16_autocast(device_type: str, enabled: bool = True):
+def bf16_autocast(device_type: str, enabled: bool = True, cache: bool = True):
     """The bf16 autocast context softfact trains under (``amp``): on CUDA and on CPUs, off on
-    other devices. Pair it with ``float32_embedding`` on the encoder.
+    other devices. Pair it with ``float32_embedding`` on the encoder. ``cache=False`` casts
+    the weights afresh at every use (what a captured CUDA graph needs: ``cuda_graph``).
 
     >>> with bf16_autocast("cpu"):
     ...     (torch.ones(2, 2) @ torch.ones(2, 2)).dtype
     torch.bfloat16
     """
     return torch.autocast(device_type, dtype=torch.bfloat16,
-                          enabled=enabled and device_type in ("cuda", "cpu"))
+                          enabled=enabled and device_type in ("cuda", "cpu"), cache_enabled=cache)

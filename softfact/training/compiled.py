@@ -6,6 +6,7 @@ their backward and Adam). ``compile: true`` hands the whole step (``loop.train_s
 forward, losses, backward, optimizer) to ``torch.compile(mode="reduce-overhead")``: TorchDynamo
 captures it (the sampler's generator calls and ``backward()`` split it into a few graphs),
 Inductor fuses the kernels and "reduce-overhead" replays each graph as a CUDA graph.
+``cuda_graph: true`` (``training.graphed``) records the whole step as one graph instead.
 
 Fallback: on any device but CUDA the eager step runs after a one-line warning (Inductor on a
 CPU would compile C++ kernels for minutes before the first step, for a step that is compute-,

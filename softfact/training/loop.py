@@ -31,6 +31,7 @@ from softfact.training import distributed
 from softfact.training.checkpoint import (CheckpointError, load_checkpoint, load_model_weights,
                                           save_checkpoint)
 from softfact.training.compiled import compiled_step
+from softfact.training.graphed import GraphedStep, match_optimizer
 from softfact.training.runlog import RunLog
 from softfact.training.schedule import cosine_lr
 from softfact.utils import lock
@@ -86,7 +87,8 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig, decoder=None) -> d
     # channels_last: measured ~15-30% faster for these small convolutions on CPU (oneDNN)
     x = torch.cat([batch.anchor, crops]).contiguous(memory_format=torch.channels_last)
     # bf16 autocast (CUDA, or CPUs with bf16 units); the losses run in float32
-    autocast = functools.partial(bf16_autocast, x.device.type, cfg.amp)
+    # (a captured CUDA graph casts the weights at every replay: no autocast cache)
+    autocast = functools.partial(bf16_autocast, x.device.type, cfg.amp, cache=not cfg.cuda_graph)
     with autocast():
         z_read = model(x).float()  # what the decoder reads (with latent_map: embedding + map)
     z = z_read[:, :cfg.latent_dim] if cfg.latent_map else z_read  # the losses see the embedding
@@ -95,11 +97,14 @@ def compute_losses(model, batch, step: int, cfg: TrainConfig, decoder=None) -> d
 
     za, zc = split(z)
     if batch.scheme is not None:  # the seed's triplets
+        # (the sync-free sampler marks the rare rejected triplets it had to keep: distinct)
+        keep = None if batch.distinct is None else batch.distinct[:, 0, 1]
         fact = factorization_loss(z_anchor=za, z_crop1=zc[:, 0], z_crop2=zc[:, 1],
-                                  targets=batch.target, cross_weight=cfg.cross_weight)
+                                  targets=batch.target, mask=keep, cross_weight=cfg.cross_weight)
     else:
         fact = pairwise_factorization_loss(z_anchor=za, z_crops=zc, deltas=batch.deltas,
-                                           valid=batch.distinct, cross_weight=cfg.cross_weight)
+                                           valid=batch.distinct, cross_weight=cfg.cross_weight,
+                                           sync_free=cfg.cuda_graph)
     views, deltas = list(zc.unbind(1)), list(batch.deltas.unbind(1))
     out = {"fact": fact, "loss": cfg.fact_weight * fact}
     # latent arithmetic (off by default): tie difference vectors across the anchors of the batch
@@ -155,7 +160,7 @@ def sample_batch(source, n: int, cfg: TrainConfig, gen: torch.Generator):
         return sample_multicrop(source, n, crops=cfg.crops, max_shift=cfg.max_shift,
                                 generator=gen, wrap=cfg.wrap, antithetic=cfg.antithetic)
     return sample_triplets(source, n, max_shift=cfg.max_shift, generator=gen, wrap=cfg.wrap,
-                           schemes=cfg.scheme_list())
+                           schemes=cfg.scheme_list(), sync_free=cfg.cuda_graph)
 
 
 def _hold_run_folder(out: Path, info: distributed.DistInfo, cleanup: contextlib.ExitStack) -> None:
@@ -183,6 +188,13 @@ def train_step(net, optimizer, source, n: int, cfg: TrainConfig, gen: torch.Gene
     """One update: sample, encode, losses, backward, optimizer step (what ``compile`` captures)."""
     for group in optimizer.param_groups:
         group["lr"] = lr
+    return update_step(net, optimizer, source, n, cfg, gen, step, decoder)
+
+
+def update_step(net, optimizer, source, n: int, cfg: TrainConfig, gen: torch.Generator,
+                step: int, decoder=None) -> dict:
+    """``train_step`` at the optimizer's current learning rate: what ``cuda_graph`` captures
+    (recorded once, so ``step`` is the capture's; nothing it captures reads it)."""
     batch = sample_batch(source, n, cfg, gen)
     losses = compute_losses(net, batch, step, cfg, **({} if decoder is None else {"decoder": decoder}))
     optimizer.zero_grad(set_to_none=True)
@@ -267,8 +279,20 @@ def _train(cfg: TrainConfig, *, resume: bool, progress: bool, on_checkpoint,
     net = distributed.wrap(chunked, device, info)
     joint = {"decoder": distributed.wrap(decoder, device, info)} if decoder is not None else {}
     log = RunLog(out, cfg, enabled=info.is_main, resume_step=step if resume else None)
-    update = compiled_step(train_step, enabled=cfg.compile, device=device, generator=gen,
-                           optimizer=optimizer)
+    # a captured step (cuda_graph) needs Adam capturable with a device-tensor learning rate;
+    # a checkpoint of either kind resumes under the other
+    match_optimizer(optimizer, graphed=cfg.cuda_graph and device.type == "cuda", device=device)
+    if cfg.cuda_graph:
+        if info.world_size > 1:
+            raise distributed.every_rank(ConfigError(
+                "config key 'cuda_graph' captures one process's step; run it without torchrun"))
+        graphed = GraphedStep(update_step, optimizer=optimizer, generator=gen, device=device)
+
+        def update(net, optimizer, source, n, cfg, gen, step, lr, **joint):
+            return graphed(net, optimizer, source, n, cfg, gen, step, lr=lr, **joint)
+    else:
+        update = compiled_step(train_step, enabled=cfg.compile, device=device, generator=gen,
+                               optimizer=optimizer)
 
     def checkpoint(at_step: int) -> None:
         rng = {"data": distributed.gather_objects(gen.get_state(), info),
@@ -282,14 +306,23 @@ def _train(cfg: TrainConfig, *, resume: bool, progress: bool, on_checkpoint,
     bar = tqdm(total=cfg.steps, initial=step, disable=not (progress and info.is_main),
                desc=f"train {out.name}", dynamic_ncols=True)
     t0 = time.perf_counter()
+    unread = []  # losses the NaN check has not read: one (eager), up to log_every (cuda_graph)
     while step < cfg.steps:
         lr = lr_at(step, cfg)
         losses = update(net, optimizer, source, local_batch, cfg, gen, step, lr, **joint)
-        if not torch.isfinite(losses["loss"]):  # the update is done, the checkpoint is not
-            log.close()
-            kept = f"last good checkpoint kept at {ckpt_path}" if ckpt_path.exists() else "no checkpoint written yet"
-            raise TrainingDiverged(f"loss became {losses['loss'].item()} at step {step}; "
-                                   f"training stopped, {kept}")
+        unread.append(losses["loss"])
+        # reading a loss waits for the device: a captured step reads them every log_every
+        # steps and before every checkpoint, so no non-finite step is ever checkpointed
+        if not cfg.cuda_graph or (step + 1) % cfg.log_every == 0 or (step + 1) % cfg.ckpt_every == 0 \
+                or step + 1 == cfg.steps:
+            finite = torch.isfinite(torch.stack(unread))
+            if not finite.all():  # the update is done, the checkpoint is not
+                first = int((~finite).int().argmax())
+                log.close()
+                kept = f"last good checkpoint kept at {ckpt_path}" if ckpt_path.exists() else "no checkpoint written yet"
+                raise TrainingDiverged(f"loss became {unread[first].item()} at step "
+                                       f"{step - len(unread) + 1 + first}; training stopped, {kept}")
+            unread.clear()
         step += 1
         log.record(step, losses, lr=lr, elapsed=time.perf_counter() - t0,
                    flush=step % cfg.log_every == 0 or step == cfg.steps)

@@ -88,3 +88,43 @@ def test_bad_arguments(gen):
         sample_shifts(4, max_shift=0, generator=gen)
     with pytest.raises(ValueError, match="schemes"):
         sample_shifts(4, max_shift=2, generator=gen, schemes=("diagonal",))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sync_free_sampler_gives_the_default_batch(seed):
+    """What a CUDA graph captures (one round, accepted triplets picked on the device) is the
+    default sampler's batch, field for field, and its stream stays in step."""
+    ga, gb = (torch.Generator().manual_seed(seed) for _ in range(2))
+    for _ in range(3):
+        a = sample_triplets(BlobSource(), 128, max_shift=4, generator=ga)
+        b = sample_triplets(BlobSource(), 128, max_shift=4, generator=gb, sync_free=True)
+        for name in ("anchor", "crops", "deltas", "scheme"):
+            assert torch.equal(getattr(a, name), getattr(b, name)), name
+        assert b.distinct[:, 0, 1].all() and b.distinct[:, 1, 0].all() and not b.distinct[:, 0, 0].any()
+    assert torch.equal(ga.get_state(), gb.get_state())
+
+
+def test_sync_free_sampler_marks_the_rejected_triplets_it_keeps():
+    """A source of mostly blank images: one round accepts fewer than the batch; the accepted
+    come first (the default's first round, in order), the rest are marked not distinct."""
+    def sparse(n, g):
+        return (torch.rand(n, 1, 8, 8, generator=g) > 0.985).float()
+
+    a = sample_triplets(sparse, 32, max_shift=2, generator=torch.Generator().manual_seed(3))
+    b = sample_triplets(sparse, 32, max_shift=2, generator=torch.Generator().manual_seed(3), sync_free=True)
+    ok = b.distinct[:, 0, 1]
+    differ = (b.crop1 != b.crop2).flatten(1).any(1)
+    assert torch.equal(ok, differ) and 0 < int(ok.sum()) < 32
+    n = int(ok.sum())
+    assert ok[:n].all() and not ok[n:].any()
+    assert torch.equal(a.anchor[:n], b.anchor[:n]) and torch.equal(a.deltas[:n], b.deltas[:n])
+
+
+def test_sync_free_mixed_scheme_shifts(gen):
+    scheme, d1, d2 = sample_shifts(2000, max_shift=3, generator=gen, schemes=("pitch", "mixed"),
+                                   sync_free=True)
+    mixed = scheme == 3
+    assert 0.4 < mixed.float().mean() < 0.6
+    assert (d1.abs().sum(1) > 0).all() and (d2.abs().sum(1) > 0).all()
+    assert (d1[mixed] != 0).all(1).float().mean() > 0.5        # both axes at once, often
+    assert (d1[~mixed][:, 1] == 0).all() and (d2[~mixed][:, 1] == 0).all()  # pitch rows: dy only

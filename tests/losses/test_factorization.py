@@ -137,8 +137,11 @@ def test_pairwise_loss_with_two_crops_is_the_seed_loss(gen):
     assert torch.allclose(got, ref, atol=1e-6)
 
 
-def test_pairwise_loss_equals_mean_over_explicit_pairs(gen):
-    from softfact.losses import pairwise_factorization_loss, shift_cosine_targets
+@pytest.mark.parametrize("sync_free", [False, True])
+def test_pairwise_loss_equals_mean_over_explicit_pairs(gen, sync_free):
+    from functools import partial
+    from softfact.losses import pairwise_factorization_loss as loss_fn, shift_cosine_targets
+    pairwise_factorization_loss = partial(loss_fn, sync_free=sync_free)
     B, K = 10, 4
     za, zc = torch.randn(B, 6, generator=gen), torch.randn(B, K, 6, generator=gen)
     deltas = torch.tensor([[3, 0], [-2, 0], [0, 1], [0, -4]]).expand(B, K, 2).clone()
@@ -165,6 +168,56 @@ def test_pairwise_loss_equals_mean_over_explicit_pairs(gen):
     got = pairwise_factorization_loss(z_anchor=za, z_crops=zc, deltas=deltas, balance=False,
                                       cross_weight=3.0)
     assert torch.allclose(got, (w * terms).sum() / w.sum(), atol=1e-6)
+
+
+@pytest.mark.parametrize("balance", [True, False])
+@pytest.mark.parametrize("cross_weight", [1.0, 1.5])
+def test_sync_free_pairwise_loss_equals_the_default(gen, balance, cross_weight):
+    """The masked-sum form (what a CUDA graph captures) against the indexed one: pooled and
+    token embeddings, random valid masks, a type missing from the batch, nothing valid."""
+    from softfact.losses import pairwise_factorization_loss as f
+    B, K = 12, 6
+    za, zc = torch.randn(B, 8, generator=gen), torch.randn(B, K, 8, generator=gen)
+    deltas = torch.randint(-3, 4, (B, K, 2), generator=gen)
+    deltas[:, :3, 1] = 0
+    deltas[:, 3:, 0] = 0
+    valid = torch.rand(B, K, K, generator=gen) > 0.3
+    kw = dict(balance=balance, cross_weight=cross_weight)
+    for case in (dict(valid=valid), dict(valid=None),
+                 dict(valid=valid & False), dict(deltas=deltas * torch.tensor([1, 0]))):  # no time pairs
+        args = dict(z_anchor=za, z_crops=zc, deltas=deltas, **kw)
+        args.update(case)
+        want, got = f(**args), f(**args, sync_free=True)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+    tokens_a, tokens_c = torch.randn(B, 5, 8, generator=gen), torch.randn(B, K, 5, 8, generator=gen)
+    mask = torch.rand(B, 5, generator=gen) > 0.4
+    for m in (mask, mask & False):
+        args = dict(z_anchor=tokens_a, z_crops=tokens_c, deltas=deltas, mask=m, **kw)
+        zc_req = tokens_c.clone().requires_grad_()
+        args["z_crops"] = zc_req
+        got = f(**args, sync_free=True)
+        got.backward()
+        torch.testing.assert_close(got, f(**args), rtol=1e-5, atol=1e-7)
+        assert torch.isfinite(zc_req.grad).all()
+        if not m.any():
+            assert got == 0 and not zc_req.grad.any()
+
+
+def test_masked_triplet_loss_leaves_masked_rows_out(gen):
+    za, z1, z2 = (torch.randn(16, 8, generator=gen) for _ in range(3))
+    z1[3] = float("nan")  # a masked-out row cannot reach the loss, not even as 0 * NaN
+    t = torch.randint(-1, 2, (16,), generator=gen).float()
+    keep = torch.ones(16, dtype=torch.bool)
+    keep[[3, 7]] = False
+    for cw in (1.0, 2.0):
+        got = factorization_loss(z_anchor=za, z_crop1=z1, z_crop2=z2, targets=t, mask=keep, cross_weight=cw)
+        want = factorization_loss(z_anchor=za[keep], z_crop1=z1[keep], z_crop2=z2[keep], targets=t[keep],
+                                  cross_weight=cw)
+        torch.testing.assert_close(got, want)
+    z = za.clone().requires_grad_()
+    none = factorization_loss(z_anchor=z, z_crop1=z1.nan_to_num(), z_crop2=z2, targets=t, mask=keep & False)
+    none.backward()
+    assert none == 0 and not z.grad.any()
 
 
 def test_pairwise_loss_bad_shapes():
