@@ -18,6 +18,9 @@ import torch
 
 from softfact.analysis.diffs import cosine_groups, pca_cross
 from softfact.metrics.svd import grid_svd
+from softfact.metrics.algebra import (analogy_by_border_loss, analogy_by_shift, analogy_pairs,
+                                      analogy_ranks, border_loss)
+from softfact.evaluation.grid import split_images
 from softfact.evaluation.grid import ShiftGrid, encode_shift_grid
 from softfact.analysis.kpca import RBFKernelPCA
 from softfact.evaluation import DiffVectors, evaluate_encoder
@@ -39,6 +42,7 @@ class Analysis:
     points_total: int             # grid points they were drawn from (N when not capped)
     kpca: np.ndarray              # (N, 4)
     umap: dict = field(default_factory=dict)     # {2: (N, 2), 3: (N, 3)} when asked for
+    analogies: dict = field(default_factory=dict)  # where_analogies_hold(grid): by shift, by border loss
     timings: dict = field(default_factory=dict)  # seconds per step
 
 
@@ -86,6 +90,10 @@ def analyse(encoder, image_fn, *, max_shift: int, wrap: bool = False, seed: int 
                    svd_sv1_share_time=svd["time_sv1_share"])
     timings["svd"] = time.perf_counter() - t
 
+    t = time.perf_counter()
+    analogies = where_analogies_hold(grid, seed=seed, wrap=wrap)
+    timings["analogies"] = time.perf_counter() - t
+
     X, dy, dx = grid.points(min(n_points_images, grid.n_images))
     keep = stratified_points(dy, dx, max_points, seed=seed)
     n_total, X, dy, dx = len(dy), X[keep], dy[keep], dx[keep]
@@ -104,4 +112,24 @@ def analyse(encoder, image_fn, *, max_shift: int, wrap: bool = False, seed: int 
         timings["umap"] = time.perf_counter() - t
     return Analysis(metrics=metrics, diffs=dv, cross=cross, cosines=cosines, svd=svd,
                     points_dy=dy, points_dx=dx, points_total=n_total, kpca=kp.embedding_,
-                    umap=coords, timings=timings)
+                    umap=coords, analogies=analogies, timings=timings)
+
+
+def where_analogies_hold(grid: ShiftGrid, *, seed: int = 0, wrap: bool = False) -> dict:
+    """The analogy ranks of ``grid`` (the metrics' own pairs: held-out images, ``seed``) broken
+    down per shift and by how much content the shifts push off the border.
+
+    Returns {} for a grid of fewer than 4 images, else {"shifts", "top1" (all pairs and shifts, = metrics' analogy_top1 on the same grid),
+    "by_shift" (S, S) top-1 [dy, dx], "by_border" (``analogy_by_border_loss``; empty when the
+    grid kept no images or shifts wrap around, which lose nothing)}.
+    """
+    _, test = split_images(grid.n_images, seed=seed)
+    if len(test) < 2:  # a grid too small to pair held-out images: nothing to say
+        return {}
+    pairs = analogy_pairs(test, seed=seed)
+    ranks = analogy_ranks(np.asarray(grid.z, dtype=np.float64), pairs)
+    out = {"shifts": grid.shifts, "top1": float((ranks == 1).mean()),
+           "by_shift": analogy_by_shift(ranks, grid.shifts), "by_border": []}
+    if grid.images is not None and not wrap:
+        out["by_border"] = analogy_by_border_loss(ranks, pairs, border_loss(grid.images, grid.shifts))
+    return out

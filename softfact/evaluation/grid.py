@@ -60,10 +60,12 @@ class ShiftGrid:
     """Embeddings of a shift grid.
 
     ``z`` is (n_images, S, S, D) with S = 2 * max_shift + 1, indexed [image, dy, dx];
-    ``shifts`` the S shift values -max_shift..max_shift.
+    ``shifts`` the S shift values -max_shift..max_shift; ``images`` (n_images, C, H, W) the
+    unshifted images (``encode_shift_grid`` keeps them: what a shift pushes off the border).
     """
     z: np.ndarray
     shifts: np.ndarray
+    images: np.ndarray | None = None
 
     @property
     def n_images(self) -> int:
@@ -116,4 +118,4 @@ def encode_shift_grid(encoder, image_fn, *, n_images: int = 50, max_shift: int =
             on_batch(len(parts[-1]))
     z = torch.cat(parts)
     return ShiftGrid(z=z.numpy().reshape(n_images, s, s, -1),
-                     shifts=np.arange(-max_shift, max_shift + 1))
+                     shifts=np.arange(-max_shift, max_shift + 1), images=images.numpy())

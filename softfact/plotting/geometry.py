@@ -89,3 +89,32 @@ def plot_umap2d(coords: np.ndarray, *, dy: np.ndarray, dx: np.ndarray):
     _scatter(fig, axes[1], coords, dx, TIME_CMAP, "UMAP colored by time shift (dx)", None)
     fig.tight_layout()
     return fig
+
+
+def plot_analogies(analogies: dict):
+    """Where analogies hold (``analysis.where_analogies_hold``). Left: top-1 per shift (dy rows,
+    dx columns). Right, for zero-filled shifts: top-1 by the larger share of A's or B's content
+    the shift pushes off the border, each bar labelled with its share of all cases."""
+    by_border = [g for g in analogies["by_border"] if g["n"]]
+    fig, axes = plt.subplots(1, 2 if by_border else 1, figsize=(12 if by_border else 6, 5),
+                             squeeze=False)
+    s = np.asarray(analogies["shifts"])
+    ax = axes[0, 0]
+    im = ax.imshow(analogies["by_shift"], origin="lower", cmap="viridis", vmin=0, vmax=1,
+                   extent=(s[0] - 0.5, s[-1] + 0.5, s[0] - 0.5, s[-1] + 0.5))
+    fig.colorbar(im, ax=ax, label="analogy top-1")
+    ax.set_xlabel("dx (time)"), ax.set_ylabel("dy (pitch)")
+    ax.set_title(f"Analogy top-1 per shift (all: {analogies['top1']:.3f})")
+    if by_border:
+        ax = axes[0, 1]
+        labels = ["none" if g["hi"] == 0 else f"≤{g['hi']:.0%}" if g["lo"] == 0 else
+                  f"{g['lo']:.0%}–{g['hi']:.0%}" for g in by_border]
+        x = np.arange(len(by_border))
+        ax.bar(x, [g["top1"] for g in by_border], color="C0")
+        for i, g in enumerate(by_border):
+            ax.text(i, g["top1"] + 0.02, f"{g['share']:.0%} of cases", ha="center", fontsize=8)
+        ax.set_xticks(x, labels), ax.set_ylim(0, 1.1)
+        ax.set_xlabel("content pushed off the border (the larger of A's and B's)")
+        ax.set_ylabel("analogy top-1"), ax.set_title("Analogies and what zero-filled shifts lose")
+    fig.tight_layout()
+    return fig

@@ -16,7 +16,7 @@ from softfact.analysis import analyse
 from softfact.data.midi_write import WavRenderer
 from softfact.data.triplets import sample_triplets
 from softfact.evaluation import describe_bar
-from softfact.plotting import (figure_png_bytes, plot_cosine_cross, plot_kernel_pca,
+from softfact.plotting import (figure_png_bytes, plot_analogies, plot_cosine_cross, plot_kernel_pca,
                                plot_loss_curve, plot_svd_spectra, plot_triplets, plot_umap2d,
                                write_umap3d_html)
 from softfact.plotting.io import write_file
@@ -37,6 +37,8 @@ def _figures(a, cfg, source, rows, *, seed: int, n_triplets: int) -> dict:
         figs["loss_curve"] = plot_loss_curve(rows)
     figs["cosine_cross"] = plot_cosine_cross(a.cross, a.cosines)
     figs["svd_spectra"] = plot_svd_spectra(a.svd)
+    if a.analogies:
+        figs["analogies"] = plot_analogies(a.analogies)
     figs["kernel_pca"] = plot_kernel_pca(a.kpca, dy=a.points_dy, dx=a.points_dx)
     if 2 in a.umap:
         figs["umap2d"] = plot_umap2d(a.umap[2], dy=a.points_dy, dx=a.points_dx)
@@ -100,6 +102,18 @@ def build_report(run: str | Path | Run, *, seed: int = 0, umap: bool = True,
     return write_file(run.files.report, page)
 
 
+def _analogies_text(an: dict, n_images: int) -> str:
+    text = (f"<p>Analogy top-1 over every shift of {n_images // 2} held-out image pairs: "
+            f"<b>{an['top1']:.3f}</b> (chance {1 / len(an['shifts']) ** 2:.4f}).")
+    intact = an["by_border"][0] if an["by_border"] else None
+    if intact and intact["n"]:
+        text += (f" Where neither shift pushes any content off the border "
+                 f"({intact['share']:.1%} of the cases): <b>{intact['top1']:.3f}</b>. Content a "
+                 "shift loses is the input's own, so no one vector per shift can carry it: "
+                 "the gap between these two figures is what zero fill costs the arithmetic.")
+    return text + "</p>"
+
+
 def _points_note(a) -> str:
     n = len(a.points_dy)
     if n == a.points_total:
@@ -143,6 +157,13 @@ def _sections(cfg, metrics, a, pngs, links, facts) -> list[tuple[str, str, str]]
               "structure).</p>" + fig(pngs["svd_spectra"], "Normalised singular values of "
                                       "every image's shift grid (thin) and their mean (red).",
                                       "SVD spectra")))
+    if "analogies" in pngs:
+        s.append(("analogies", "Latent arithmetic: where analogies hold",
+                  _analogies_text(a.analogies, facts["grid_images"])
+                  + fig(pngs["analogies"], "Left: top-1 of the analogy z(B) + (z(T A) − z(A)) "
+                        "→ z(T B) per shift T (the metrics' held-out pairs). Right: the same "
+                        "cases grouped by how much of A's or B's content the zero-filled shift "
+                        "pushes off the border.", "analogies")))
     s.append(("kpca", "RBF kernel PCA",
               fig(pngs["kernel_pca"], f"{facts['kernel_pca']}, {facts['points']} points; "
                   "top: kPC1-2, bottom: kPC3-4; coloured by dy (coolwarm) and dx (PiYG).",

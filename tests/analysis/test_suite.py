@@ -66,3 +66,19 @@ def test_umap_2d_and_3d_preserve_neighbourhoods(oracle, gen):
 def test_umap_rejects_too_few_points():
     with pytest.raises(ValueError, match="N >= 3"):
         umap_embeddings(np.zeros((2, 4)))
+
+
+def test_where_analogies_hold_matches_the_metric_and_knows_the_border(oracle):
+    """The oracle reads blob positions exactly: its analogies fail only where a shift pushes
+    content off the border (blobs near the edge), and the overall figure is the metric's."""
+    from softfact.analysis.suite import where_analogies_hold
+    from softfact.metrics import metrics_from_grid
+    grid = encode_shift_grid(oracle, blobs, n_images=24, max_shift=3,
+                             generator=torch.Generator().manual_seed(0))
+    an = where_analogies_hold(grid, seed=0)
+    assert an["top1"] == metrics_from_grid(grid.z, seed=0)["analogy_top1"]
+    assert an["by_shift"].shape == (7, 7) and np.isnan(an["by_shift"][3, 3])
+    intact, rest = an["by_border"][0], an["by_border"][1:]
+    assert intact["n"] > 0 and intact["top1"] == 1.0
+    assert min(g["top1"] for g in rest if g["n"]) < 1.0
+    assert where_analogies_hold(grid, seed=0, wrap=True)["by_border"] == []

@@ -8,10 +8,10 @@ from softfact.evaluation import SEED_FIGURES
 from softfact.report import build_report
 from softfact.training import train
 
-SECTIONS = ("config", "training", "metrics", "shifts", "triplets", "cosines", "svd", "kpca",
-            "umap", "timings")
-FIGURES = ("triplets", "loss_curve", "cosine_cross", "svd_spectra", "kernel_pca", "umap2d",
-           "shift_examples")
+SECTIONS = ("config", "training", "metrics", "shifts", "triplets", "cosines", "svd", "analogies",
+            "kpca", "umap", "timings")
+FIGURES = ("triplets", "loss_curve", "cosine_cross", "svd_spectra", "analogies", "kernel_pca",
+           "umap2d", "shift_examples")
 SMALL = dict(n_probe=40, n_svd=3, n_points_images=4, n_triplets=4)
 
 
@@ -44,6 +44,14 @@ def test_report_has_every_section_and_figure(run_dir, report):
     assert (run_dir / "plotly.min.js").exists()
     assert '<section id="ops">' not in page and not (run_dir / "ops").exists()  # no decoder
     assert not list(run_dir.glob(".*.tmp"))
+
+
+def test_analogy_section_states_the_metrics_figure_and_the_intact_cases(run_dir, report):
+    """The section's overall top-1 is metrics.json's analogy_top1 (the same grid and pairs)."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    section = report.read_text().split('<section id="analogies">')[1].split("</section>")[0]
+    assert f"<b>{metrics['analogy_top1']:.3f}</b>" in section
+    assert "pushes any content off the border" in section
 
 
 def test_metrics_table_shows_every_numeric_key_beside_the_seed(run_dir, report):
