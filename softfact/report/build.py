@@ -102,15 +102,15 @@ def build_report(run: str | Path | Run, *, seed: int = 0, umap: bool = True,
     return write_file(run.files.report, page)
 
 
-def _analogies_text(an: dict, n_images: int) -> str:
-    text = (f"<p>Analogy top-1 over every shift of {n_images // 2} held-out image pairs: "
+def _analogies_text(an: dict) -> str:
+    text = (f"<p>Analogy top-1 over every shift of {an['pairs']} held-out image pairs: "
             f"<b>{an['top1']:.3f}</b> (chance {1 / len(an['shifts']) ** 2:.4f}).")
     intact = an["by_border"][0] if an["by_border"] else None
     if intact and intact["n"]:
         text += (f" Where neither shift pushes any content off the border "
                  f"({intact['share']:.1%} of the cases): <b>{intact['top1']:.3f}</b>. Content a "
-                 "shift loses is the input's own, so no one vector per shift can carry it: "
-                 "the gap between these two figures is what zero fill costs the arithmetic.")
+                 "shift loses is the input's own, so no one vector per shift can carry it; the "
+                 "two figures side by side say how much of the misses the border accounts for.")
     return text + "</p>"
 
 
@@ -159,7 +159,7 @@ def _sections(cfg, metrics, a, pngs, links, facts) -> list[tuple[str, str, str]]
                                       "SVD spectra")))
     if "analogies" in pngs:
         s.append(("analogies", "Latent arithmetic: where analogies hold",
-                  _analogies_text(a.analogies, facts["grid_images"])
+                  _analogies_text(a.analogies)
                   + fig(pngs["analogies"], "Left: top-1 of the analogy z(B) + (z(T A) − z(A)) "
                         "→ z(T B) per shift T (the metrics' held-out pairs). Right: the same "
                         "cases grouped by how much of A's or B's content the zero-filled shift "
