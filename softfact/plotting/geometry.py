@@ -111,8 +111,9 @@ def plot_analogies(analogies: dict):
                   f"{g['lo']:.0%}–{g['hi']:.0%}" for g in by_border]
         x = np.arange(len(by_border))
         ax.bar(x, [g["top1"] for g in by_border], color="C0")
-        for i, g in enumerate(by_border):
-            ax.text(i, g["top1"] + 0.02, f"{g['share']:.0%} of cases", ha="center", fontsize=8)
+        for i, g in enumerate(by_border):  # small groups say how small (their top-1 is noisy)
+            share = f"{g['share']:.0%}" if g["share"] >= 0.01 else f"{g['share']:.1%}, n {g['n']}"
+            ax.text(i, g["top1"] + 0.02, f"{share} of cases", ha="center", fontsize=8)
         ax.set_xticks(x, labels), ax.set_ylim(0, 1.1)
         ax.set_xlabel("content pushed off the border (the larger of A's and B's)")
         ax.set_ylabel("analogy top-1"), ax.set_title("Analogies and what zero-filled shifts lose")
