@@ -7,11 +7,11 @@ Every analysis starts from one batched encoding (``softfact.models.encode``, shi
 from softfact.analysis.diffs import cosine_groups, pca_cross
 from softfact.analysis.embed2d import umap_embeddings
 from softfact.analysis.kpca import RBFKernelPCA, subspace_agreement
-from softfact.analysis.suite import Analysis, analyse
+from softfact.analysis.suite import Analysis, analyse, where_analogies_hold
 from softfact.metrics.svd import grid_svd
 from softfact.evaluation.grid import ShiftGrid, encode_shift_grid, grid_images
 from softfact.models.encode import encode
 
 __all__ = ["Analysis", "RBFKernelPCA", "ShiftGrid", "analyse", "cosine_groups", "encode",
            "encode_shift_grid", "grid_images", "grid_svd", "pca_cross", "subspace_agreement",
-           "umap_embeddings"]
+           "umap_embeddings", "where_analogies_hold"]
