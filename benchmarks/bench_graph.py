@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import warnings
 
-from common import append_result, interleaved, machine_header, median, snapshot, spread, table
+from common import ROOT, append_result, interleaved, machine_header, median, snapshot, spread, table
 
 import numpy as np
 import torch
@@ -32,7 +32,6 @@ from softfact.data.sources import build_image_source
 from softfact.models import build_encoder, float32_embedding
 from softfact.training.graphed import GraphedStep, GraphFallbackWarning, match_optimizer
 from softfact.training.loop import lr_at, make_optimizer, train_step, update_step
-from common import ROOT
 
 
 def synthetic_rolls(size: int, seed: int = 0) -> RollCrops:

@@ -18,9 +18,9 @@ import torch
 
 from softfact.analysis.diffs import cosine_groups, pca_cross
 from softfact.metrics.svd import grid_svd
-from softfact.metrics.algebra import (analogy_by_border_loss, analogy_by_shift, analogy_pairs,
-                                      analogy_ranks, border_loss)
-from softfact.evaluation.grid import ShiftGrid, encode_shift_grid, split_images
+from softfact.metrics.algebra import (analogy_by_border_loss, analogy_by_shift, analogy_ranks,
+                                      border_loss, held_out_pairs)
+from softfact.evaluation.grid import ShiftGrid, encode_shift_grid
 from softfact.analysis.kpca import RBFKernelPCA
 from softfact.evaluation import DiffVectors, evaluate_encoder
 from softfact.evaluation.sampling import (MAX_GRID_POINTS, MAX_POINTS, capped_grid_images,
@@ -118,15 +118,15 @@ def where_analogies_hold(grid: ShiftGrid, *, seed: int = 0, wrap: bool = False) 
     """The analogy ranks of ``grid`` (the metrics' own pairs: held-out images, ``seed``) broken
     down per shift and by how much content the shifts push off the border.
 
-    Returns {} for a grid of fewer than 4 images, else {"shifts", "pairs" (how many), "top1"
+    Returns {} for a grid too small to pair held-out images, else {"shifts", "pairs" (how many), "top1"
     (over all pairs and shifts: metrics' analogy_top1 on the same grid), "by_shift" (S, S)
     top-1 [dy, dx], "by_border" (``analogy_by_border_loss``; empty when the grid kept no
     images or shifts wrap around, which lose nothing)}.
     """
-    _, test = split_images(grid.n_images, seed=seed)
-    if len(test) < 2:  # a grid too small to pair held-out images: nothing to say
+    try:
+        pairs = held_out_pairs(grid.n_images, seed=seed)  # the metrics' own pairs
+    except ValueError:  # a grid too small to pair held-out images: nothing to say
         return {}
-    pairs = analogy_pairs(test, seed=seed)
     ranks = analogy_ranks(np.asarray(grid.z, dtype=np.float64), pairs)
     out = {"shifts": grid.shifts, "pairs": len(pairs), "top1": float((ranks == 1).mean()),
            "by_shift": analogy_by_shift(ranks, grid.shifts), "by_border": []}

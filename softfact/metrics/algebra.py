@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from softfact.evaluation.grid import differences
+from softfact.evaluation.grid import differences, split_images
 
 
 def additivity_error(d: np.ndarray, *, eps: float = 1e-12) -> dict[str, float]:
@@ -70,6 +70,13 @@ def analogy_pairs(images: np.ndarray, *, seed: int = 0) -> np.ndarray:
         raise ValueError("analogies need at least 2 images")
     perm = np.random.default_rng(seed).permutation(images)
     return np.stack([perm, np.roll(perm, 1)], 1)
+
+
+def held_out_pairs(n_images: int, *, seed: int = 0) -> np.ndarray:
+    """The (A, B) pairs the grid metrics score analogies on: the held-out images of
+    ``split_images(n_images, seed=seed)``, paired by ``analogy_pairs``."""
+    _, test = split_images(n_images, seed=seed)
+    return analogy_pairs(test, seed=seed)
 
 
 def analogy_by_shift(ranks: np.ndarray, shifts: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ import torch
 from softfact.evaluation.grid import ShiftGrid
 from softfact.evaluation.protocol import DiffVectors, evaluate_encoder
 
-from softfact.metrics.algebra import additivity_error, analogy_pairs, analogy_scores
+from softfact.metrics.algebra import additivity_error, analogy_scores, held_out_pairs
 from softfact.metrics.disentangle import FactorRotation, dci, mig
 from softfact.evaluation.grid import encode_shift_grid
 from softfact.evaluation.grid import differences, flat_samples, split_images
@@ -32,7 +32,7 @@ def metrics_from_grid(Z: np.ndarray, *, seed: int = 0) -> dict[str, float]:
     out.update(shift_r2(d, train=train, test=test))
     out.update(factor_accuracy(d, train=train, test=test, seed=seed))
     out.update(additivity_error(d[test]))
-    out.update(analogy_scores(Z, analogy_pairs(test, seed=seed)))
+    out.update(analogy_scores(Z, held_out_pairs(Z.shape[0], seed=seed)))
     xtr, ftr = flat_samples(d[train])
     xte, fte = flat_samples(d[test])
     rot = FactorRotation().fit(xtr, ftr)
