@@ -43,6 +43,8 @@ class TrainConfig:
     tracks: str = ""                 # "" = all non-drum tracks; else names/programs ("MELODY", "0")
     velocity: bool = False           # roll values = velocity / 127 instead of 1
     onset: bool = False              # a second input channel of note starts (conv encoder only)
+    pitch_window: str = "note"       # note: around a random note | centre: on the notes sounding
+                                     # in the crop (a transposition then rarely pushes notes off)
     # model
     encoder: str = "toy"             # toy | conv | timm:NAME (any timm model, optional extra)
     latent_dim: int = 16
@@ -168,6 +170,9 @@ class TrainConfig:
             raise ConfigError(f"config key 'decoder_margin' must be >= 0, got {self.decoder_margin}")
         if self.op_moves not in ("latent", "embedding"):
             raise ConfigError(f"config key 'op_moves' must be latent or embedding, got {self.op_moves!r}")
+        if self.pitch_window not in ("note", "centre"):
+            raise ConfigError(f"config key 'pitch_window' must be note or centre, got "
+                              f"{self.pitch_window!r}")
         if self.onset and self.encoder == "toy":
             raise ConfigError("config key 'onset' adds an input channel; the toy encoder takes "
                               "one: use --encoder conv")

@@ -9,6 +9,12 @@ crop is pitch p0 + i, so a positive dy is a transposition up), columns = grid st
 Options (all off by default, the seed's single binary channel): ``velocity`` makes channel 0 the
 loudest sounding note's velocity / 127 instead of 1; ``onset`` adds a channel holding 1 at each
 note's first step only, so that a repeated note is two notes, not one long one.
+
+``pitch_window="centre"`` (default ``"note"``, the placement above) centres the pitch window on
+the notes sounding in the crop's time window, as ``sliding_windows`` does, moved only as far as
+needed to keep the drawn note: a crop then holds the whole passage whenever it spans at most S
+semitones, and a transposition by dy pushes notes off only where the passage's margin is under
+|dy|. The time window is drawn as before, from the same random numbers.
 """
 from __future__ import annotations
 
@@ -23,6 +29,13 @@ from softfact.data.midi_files import (DEFAULT_MAX_SONG_STEPS, N_PITCHES, MidiDat
 from softfact.data.midi_split import CorpusSplit
 
 BACH_RESOURCE = "bach_chorales.npz"
+PITCH_WINDOWS = ("note", "centre")
+
+
+def centred_pitch(lo, hi, size: int):
+    """Lowest pitch of a ``size``-semitone window centred on pitches lo..hi (arrays or tensors),
+    before clamping to 0..128 - size."""
+    return (lo + hi + 1) // 2 - size // 2
 
 
 def load_bach_chorales(steps_per_quarter: int = 4) -> SongNotes:
@@ -50,12 +63,16 @@ class RollCrops:
     (torch.Size([3, 1, 8, 8]), True)
     """
 
-    def __init__(self, songs: SongNotes, *, size: int, velocity: bool = False, onset: bool = False):
+    def __init__(self, songs: SongNotes, *, size: int, velocity: bool = False, onset: bool = False,
+                 pitch_window: str = "note"):
         if not 1 <= size <= N_PITCHES:
             raise MidiDataError(f"piano-roll crops need 1 <= image_size <= {N_PITCHES}, got {size}")
+        if pitch_window not in PITCH_WINDOWS:
+            raise ValueError(f"pitch_window must be one of {PITCH_WINDOWS}, got {pitch_window!r}")
         if not len(songs.notes):
             raise MidiDataError("no notes to crop from")
         self.size, self.velocity, self.onset = size, velocity, onset
+        self.pitch_window = pitch_window
         self.channels = 1 + onset
         self.split: CorpusSplit | None = None  # set by build_roll_source: the corpus and its split
         begin, length = songs.roll_spans()
@@ -90,8 +107,23 @@ class RollCrops:
         i = torch.randint(0, len(t["pitch"]), (n,), generator=generator, device=dev)
         back = torch.randint(0, S, (n, 2), generator=generator, device=dev)
         t0 = torch.minimum(torch.maximum(t["start"][i] - back[:, 0], t["lo"][i]), t["hi"][i])
-        p0 = (t["pitch"][i] - back[:, 1]).clamp(0, N_PITCHES - S)
+        if self.pitch_window == "centre":
+            p0 = self._centred(t0, t["pitch"][i], t)
+        else:
+            p0 = (t["pitch"][i] - back[:, 1]).clamp(0, N_PITCHES - S)
         return t0, p0
+
+    def _centred(self, t0: torch.Tensor, pitch: torch.Tensor, t: dict) -> torch.Tensor:
+        """Lowest pitch of windows centred on the notes sounding in steps t0..t0+S-1, moved as
+        little as needed to keep ``pitch`` (the drawn note) inside; no host synchronisation."""
+        S = self.size
+        cols = t["packed"][t0[:, None] + torch.arange(S, device=t0.device)]  # (n, S, 16 | 128)
+        cells = cols > 0 if self.velocity else self._unpack(cols, t["bits"]).bool()
+        sounding = cells.any(1).to(torch.uint8)                              # (n, 128)
+        lo = sounding.argmax(1)                                             # first True
+        hi = N_PITCHES - 1 - sounding.flip(1).argmax(1)                     # last True
+        p0 = centred_pitch(lo, hi, S)
+        return torch.minimum(torch.maximum(p0, pitch - S + 1), pitch).clamp(0, N_PITCHES - S)
 
     def window(self, t0: torch.Tensor, p0: torch.Tensor, dy: torch.Tensor | None = None,
                dx: torch.Tensor | None = None, *, wrap: bool = False) -> torch.Tensor:
@@ -177,7 +209,8 @@ def build_roll_source(cfg, split: str = "train") -> RollCrops:
                       f"validation", stacklevel=2)
     crops = RollCrops(corpus.songs.subset(corpus.index[split]), size=int(cfg.image_size),
                       velocity=bool(getattr(cfg, "velocity", False)),
-                      onset=bool(getattr(cfg, "onset", False)))
+                      onset=bool(getattr(cfg, "onset", False)),
+                      pitch_window=str(getattr(cfg, "pitch_window", "note")))
     crops.split = corpus
     return crops
 
@@ -208,7 +241,7 @@ def sliding_windows(songs: SongNotes, *, size: int, hop: int) -> dict[str, np.nd
         keep = inside.any(1)
         lo = np.where(inside, p[None, :], N_PITCHES).min(1)
         hi = np.where(inside, p[None, :], -1).max(1)
-        pitch = np.clip((lo + hi + 1) // 2 - size // 2, 0, N_PITCHES - size)
+        pitch = np.clip(centred_pitch(lo, hi, size), 0, N_PITCHES - size)
         out["song"].append(np.full(int(keep.sum()), i))
         out["start"].append(starts[keep])
         out["pitch"].append(pitch[keep])

@@ -176,3 +176,63 @@ def test_onset_channel_config_needs_the_conv_encoder():
                              "depth": 2})
     z = build_encoder(cfg)(torch.zeros(3, 2, 16, 16))
     assert z.shape == (3, cfg.latent_dim)
+
+
+def centred_reference(songs, t0, p0_note, S):
+    """Per crop: the window centred on the pitches sounding in its time span (numpy), moved as
+    little as needed to keep the drawn note's pitch, clamped to the 128 pitches."""
+    begin, length = songs.roll_spans()
+    out = []
+    for t, q in zip(t0.tolist(), p0_note):
+        k = int(np.searchsorted(begin, t, side="right") - 1)
+        p, s, e = songs.notes[songs.offsets[k]:songs.offsets[k + 1]].T
+        local = t - begin[k]
+        sounding = p[(s < local + S) & (e > local)]
+        c = (sounding.min() + sounding.max() + 1) // 2 - S // 2
+        out.append(int(np.clip(np.clip(c, q - S + 1, q), 0, 128 - S)))
+    return out
+
+
+@pytest.mark.parametrize("velocity", [False, True])
+def test_centred_pitch_window_centres_the_sounding_notes(velocity):
+    songs, _ = random_songs(seed=7)
+    songs.velocity = np.full(len(songs.notes), 90, np.uint8) if velocity else None
+    S = 32
+    note = RollCrops(songs, size=S, velocity=velocity)
+    centre = RollCrops(songs, size=S, velocity=velocity, pitch_window="centre")
+    t_note, p_note = note.draw_windows(300, torch.Generator().manual_seed(3))
+    t0, p0 = centre.draw_windows(300, torch.Generator().manual_seed(3))
+    assert torch.equal(t0, t_note)  # the time windows come from the same random numbers
+    # the drawn note: the same draw as the note-placed window, before its random offset
+    g = torch.Generator().manual_seed(3)
+    i = torch.randint(0, len(songs.notes), (300,), generator=g)
+    drawn = songs.notes[i.numpy(), 0]
+    assert p0.tolist() == centred_reference(songs, t0, drawn, S)
+    assert not torch.equal(p0, p_note)
+    x = centre.window(t0, p0)
+    assert (x.flatten(1).sum(1) > 0).all()  # never empty
+
+
+def test_centred_window_keeps_a_narrow_passage_under_transposition():
+    # every 32-step window of this song spans pitches 50..60: centred in 32 rows (39..70) it has
+    # 10 or more free rows each side, so transpositions up to 10 push nothing off; note-placed
+    # windows do
+    notes = np.array([[50 + (t % 11), t, t + 2] for t in range(0, 200)])
+    songs = SongNotes(["a"], notes, np.array([0, len(notes)]), 4)
+    g = torch.Generator().manual_seed(0)
+    dy = torch.randint(-10, 11, (256,), generator=g)
+    d = torch.stack([dy, torch.zeros_like(dy)], 1)
+    for mode, lossless in (("centre", True), ("note", False)):
+        crops = RollCrops(songs, size=32, pitch_window=mode)
+        anchor, shifted = crops.views(256, torch.Generator().manual_seed(1), [d])
+        kept = shifted.flatten(1).sum(1) == anchor.flatten(1).sum(1)
+        assert bool(kept.all()) == lossless
+
+
+def test_pitch_window_is_checked():
+    songs, _ = random_songs()
+    with pytest.raises(ValueError, match="pitch_window"):
+        RollCrops(songs, size=16, pitch_window="middle")
+    from softfact.config import ConfigError, TrainConfig
+    with pytest.raises(ConfigError, match="pitch_window"):
+        TrainConfig(pitch_window="middle").validate()
