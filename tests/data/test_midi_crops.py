@@ -206,8 +206,11 @@ def test_centred_pitch_window_centres_the_sounding_notes(velocity):
     # the drawn note: the same draw as the note-placed window, before its random offset
     g = torch.Generator().manual_seed(3)
     i = torch.randint(0, len(songs.notes), (300,), generator=g)
+    back = torch.randint(0, S, (300, 2), generator=g)
     drawn = songs.notes[i.numpy(), 0]
     assert p0.tolist() == centred_reference(songs, t0, drawn, S)
+    # the default ("note") is the seed-era placement: the drawn note minus a random offset
+    assert p_note.tolist() == np.clip(drawn - back[:, 1].numpy(), 0, 128 - S).tolist()
     assert not torch.equal(p0, p_note)
     x = centre.window(t0, p0)
     assert (x.flatten(1).sum(1) > 0).all()  # never empty
