@@ -107,6 +107,10 @@ def test_build_roll_source_splits_a_folder_by_song(tmp_path, gen):
         assert found == {pitches[i] for i in split[name]}
     x = build_roll_source(cfg, "train")(10, gen)
     assert x.shape == (10, 1, 16, 16) and x.device == gen.device
+    # the config's pitch_window reaches the crops: one pitch, centred, sits in row 16 // 2
+    centred = build_roll_source(midi_cfg(folder, tmp_path / "cache", pitch_window="centre"))(50, gen)
+    assert (centred[:, 0].sum(-1).argmax(-1) == 8).all()
+    assert not (x[:, 0].sum(-1).argmax(-1) == 8).all()
 
 
 def test_triplets_from_roll_crops(tmp_path, gen):

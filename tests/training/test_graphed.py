@@ -47,15 +47,18 @@ def test_the_captured_step_holds_no_host_sync(preset, extra):
     assert torch.isfinite(losses["loss"])
 
 
-def test_the_midi_step_holds_no_host_sync():
-    """Piano-roll crops (a gather from the packed rolls) and the conv encoder."""
+@pytest.mark.parametrize("pitch_window", ["note", "centre"])
+def test_the_midi_step_holds_no_host_sync(pitch_window):
+    """Piano-roll crops (a gather from the packed rolls; centred pitch windows too) and the
+    conv encoder."""
     import numpy as np
     from softfact.data.midi_crops import RollCrops
     from softfact.data.midi_files import SongNotes
     rng = np.random.default_rng(0)
     start = np.sort(rng.integers(0, 400, 300))
     notes = np.stack([rng.integers(40, 80, 300), start, start + rng.integers(1, 6, 300)], 1)
-    source = RollCrops(SongNotes(["a", "b"], notes, np.array([0, 150, 300]), 4), size=16, onset=True)
+    source = RollCrops(SongNotes(["a", "b"], notes, np.array([0, 150, 300]), 4), size=16, onset=True,
+                       pitch_window=pitch_window)
     cfg = _cfg("cpu", encoder="conv", onset="true", depth=2, width=8, max_shift=6)
     model, _, params, gen, _ = _parts(cfg)
     opt = torch.optim.SGD(params, lr=0.01)
