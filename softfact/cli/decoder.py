@@ -7,6 +7,7 @@ from softfact.config import ConfigError
 from softfact.training.decoder import DecoderConfig
 
 _D = DecoderConfig()
+SETTINGS = ("steps", "batch_size", "lr", "width", "margin", "position_weight", "seed")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -15,23 +16,26 @@ def parser() -> argparse.ArgumentParser:
         description="Train a decoder (latent -> image, BCE) on a run's training images and their "
                     "shifted crops, the encoder frozen; saved as RUN/decoder.pt.")
     p.add_argument("run", help="run folder")
-    p.add_argument("--steps", type=int, default=_D.steps)
-    p.add_argument("--batch-size", type=int, default=_D.batch_size,
-                   help="anchors per step (each with two shifted crops)")
-    p.add_argument("--lr", type=float, default=_D.lr, help="peak Adam learning rate (cosine decay)")
-    p.add_argument("--width", type=int, default=_D.width, help="channels of the decoder's last stage")
-    p.add_argument("--margin", type=int, default=_D.margin,
+    # defaults None: DecoderConfig's for a new decoder, the checkpoint's own with --resume
+    p.add_argument("--steps", type=int, help=f"total steps (default {_D.steps})")
+    p.add_argument("--batch-size", type=int,
+                   help=f"anchors per step, each with two shifted crops (default {_D.batch_size})")
+    p.add_argument("--lr", type=float, help=f"peak Adam learning rate, cosine decay (default {_D.lr})")
+    p.add_argument("--width", type=int, help=f"channels of the decoder's last stage (default {_D.width})")
+    p.add_argument("--margin", type=int,
                    help="> 0: a translating decoder, its canvas this many pixels wider per side")
-    p.add_argument("--position-weight", type=float, default=_D.position_weight,
+    p.add_argument("--position-weight", type=float,
                    help="with --margin: weight of the position loss, the decoder's position head "
                         "reading the crops' known shifts from the encoder's embeddings, so that "
                         "its moves are the size of the encoder's own differences (0: "
                         "reconstruction alone)")
-    p.add_argument("--seed", type=int, default=_D.seed)
+    p.add_argument("--seed", type=int, help=f"default {_D.seed}")
     p.add_argument("--amp", action="store_true",
                    help="bf16 autocast (CUDA, or a CPU with bf16 units; slower on one without)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    p.add_argument("--resume", action="store_true", help="continue RUN/decoder.pt (e.g. to more --steps)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue RUN/decoder.pt (e.g. to more --steps) with its own settings, "
+                        "except those given here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -74,9 +78,13 @@ def main(argv: list[str]) -> int:
     if ns.threads > 0:
         torch.set_num_threads(ns.threads)
     run = Run.load(ns.run)
-    path = train_run_decoder(run, steps=ns.steps, batch_size=ns.batch_size, lr=ns.lr,
-                             width=ns.width, margin=ns.margin, position_weight=ns.position_weight,
-                             seed=ns.seed, amp=ns.amp, resume=ns.resume,
-                             progress=not ns.quiet)
+    settings = {k: getattr(ns, k) for k in SETTINGS if getattr(ns, k) is not None}
+    if ns.amp:
+        settings["amp"] = True
+    if ns.resume and run.files.decoder.is_file():  # the checkpoint's settings, then the flags
+        from softfact.training.decoder import load_decoder_checkpoint
+        saved = load_decoder_checkpoint(run.files.decoder)["config"]
+        settings = {**{k: saved[k] for k in (*SETTINGS, "amp") if k in saved}, **settings}
+    path = train_run_decoder(run, **settings, resume=ns.resume, progress=not ns.quiet)
     print(f"decoder: {path}")
     return 0

@@ -157,6 +157,20 @@ def test_cli_trains_a_run_decoder_and_refuses_one_of_another_model(tmp_path, cap
         Run.load(run_dir).decoder
 
 
+def test_cli_resume_keeps_the_decoders_own_settings(tmp_path):
+    """--resume without the flags continues the decoder as it was trained (margin, position
+    weight, width), not with the defaults; a flag given on resume still wins."""
+    run_dir = train(cfg_for(tmp_path, steps=2, batch_size=8), progress=False)
+    assert cli_main(["decoder", str(run_dir), "--steps", "2", "--batch-size", "4", "--width", "8",
+                     "--margin", "2", "--position-weight", "0.5", "--threads", "1", "--quiet"]) == 0
+    assert cli_main(["decoder", str(run_dir), "--resume", "--steps", "3", "--lr", "0.001",
+                     "--threads", "1", "--quiet"]) == 0
+    state = load_decoder_checkpoint(run_dir / "decoder.pt")
+    c = state["config"]
+    assert (c["margin"], c["position_weight"], c["width"], c["batch_size"]) == (2, 0.5, 8, 4)
+    assert (c["steps"], c["lr"], state["step"]) == (3, 0.001, 3)
+
+
 def test_recon_weight_zero_leaves_the_loop_unchanged(tmp_path, monkeypatch):
     plain = train(cfg_for(tmp_path, "plain"), progress=False)
 
@@ -480,7 +494,8 @@ def test_translating_decoders_frozen_and_joint_save_load_and_refuse_another_marg
     dec = Run.load(run_dir).decoder
     assert dec.margin == 3 and dec.position is not None and dec(torch.zeros(1, 16)).shape == (1, 1, 16, 16)
     capsys.readouterr()
-    assert cli_main(["decoder", str(run_dir), "--resume", "--steps", "3", "--width", "8", "--quiet"]) == 2
+    assert cli_main(["decoder", str(run_dir), "--resume", "--steps", "3", "--margin", "0",
+                     "--quiet"]) == 2  # another margin asked for on resume
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "margin: checkpoint 3 vs requested 0" in err
     assert cli_main(["decoder", str(run_dir), "--margin", "-1", "--quiet"]) == 2
