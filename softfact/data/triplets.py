@@ -47,8 +47,7 @@ def sample_shifts(n: int, *, max_shift: int, generator: torch.Generator,
     if unknown or not schemes:
         raise ValueError(f"schemes must be a non-empty subset of {SCHEMES}, got {schemes}")
     kw = dict(generator=generator, device=generator.device)
-    allowed = (_scheme_ids(tuple(schemes), generator.device) if sync_free else
-               torch.tensor([SCHEMES.index(s) for s in schemes], device=generator.device))
+    allowed = _scheme_ids(tuple(schemes), generator.device)
     scheme = allowed[torch.randint(0, len(allowed), (n,), **kw)]
     mag = torch.randint(1, max_shift + 1, (n, 2), **kw)
     sign = torch.where(torch.rand(n, 2, **kw) > 0.5, 1, -1)
