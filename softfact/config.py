@@ -246,7 +246,8 @@ PRESETS: dict[str, dict] = {
     # additivity 0.23 -> 0.12, at the cost of the seed's cross |cos| (0.14 -> 0.26); at its
     # 3,500 steps (3 seeds): analogy 0.358, R^2 0.77, cross |cos| 0.245. The targets
     # are not reached: half the toy's cases lose a fifth of a blob off the zero-filled border
-    # (benchmarks/results/arithmetic.md).
+    # (benchmarks/results/arithmetic.md). --cross-weight 6 slides along that front (3 seeds:
+    # analogy 0.412, cross |cos| 0.192, opposite-sign -0.797 against -0.845 here).
     "ops": {"crops": 6, "antithetic": True, "cross_weight": 1.5, "batch_size": 128, "steps": 3500,
             "lr": 1.2e-2, "schedule": "cosine", "warmup_steps": 100, "min_lr_ratio": 0.05,
             "ckpt_every": 500, "linear_weight": 1.0},
