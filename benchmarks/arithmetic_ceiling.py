@@ -9,8 +9,12 @@ the border unshifted, and every figure of ``softfact evaluate`` (the seed's prot
 metrics) for a hand-built reference latent, the content's bounding box (top, bottom, left and
 right rows / columns with content). A shift moves each edge on the side it moves away from by
 exactly the shift, whatever it pushes off the other side, so this latent is blind to most lost
-content: how far does a latent of that kind get on the issue's targets? Usage:
+content: how far does a latent of that kind get on the issue's targets? With ``--mix RUN``, also
+a trained toy run's latent with the bounding box appended, each part divided by its mean
+per-dimension spread over 512 blobs and the box multiplied by each ``--alphas`` value: how the
+figures move between a learned latent and one that is blind to lost content. Usage:
     python benchmarks/arithmetic_ceiling.py [--n 200] [--max-shift 4] [--wrap] [--no-reference]
+        [--mix RUN --alphas 1,3]
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import argparse
 import torch
 from torch import nn
 
+from softfact import Run
 from softfact.data.blobs import make_blobs, translate
 from softfact.metrics.compute import evaluate
 
@@ -47,6 +52,8 @@ def main() -> None:
     p.add_argument("--max-shift", type=int, default=4)
     p.add_argument("--wrap", action="store_true")
     p.add_argument("--no-reference", action="store_true", help="skip the bounding-box latent's evaluation")
+    p.add_argument("--mix", metavar="RUN", help="a toy run folder: its latent with the box appended")
+    p.add_argument("--alphas", default="1,3", help="weights of the appended box (comma-separated)")
     a = p.parse_args()
     x = make_blobs(a.n, generator=torch.Generator().manual_seed(0))
     m = a.max_shift
@@ -76,6 +83,19 @@ def main() -> None:
         ev = evaluate(BoundingBox(), blobs, max_shift=m, wrap=a.wrap, seed=0)
         print("bounding-box latent, softfact evaluate's figures (500 probe images, 200 x grid): "
               + ", ".join(f"{k} {ev.metrics[k]:.3f}" for k in REFERENCE_KEYS))
+    if a.mix:
+        run = Run.load(a.mix)
+        enc, box = run.encoder.eval(), BoundingBox()
+        with torch.no_grad():
+            ref = make_blobs(512, generator=torch.Generator().manual_seed(5))
+            z_spread, box_spread = enc(ref).std(0).mean(), box(ref).std(0).mean()
+            for alpha in (float(v) for v in a.alphas.split(",")):
+                def mixed(x, alpha=alpha):
+                    return torch.cat([enc(x) / z_spread, alpha * box(x) / box_spread], 1)
+                ev = evaluate(mixed, lambda k, g: make_blobs(k, generator=g), max_shift=m,
+                              wrap=a.wrap, seed=0)
+                print(f"{a.mix} latent + {alpha:g} x bounding box: "
+                      + ", ".join(f"{k} {ev.metrics[k]:.3f}" for k in REFERENCE_KEYS))
 
 
 if __name__ == "__main__":
