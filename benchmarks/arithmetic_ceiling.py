@@ -85,6 +85,9 @@ def main() -> None:
               + ", ".join(f"{k} {ev.metrics[k]:.3f}" for k in REFERENCE_KEYS))
     if a.mix:
         run = Run.load(a.mix)
+        if run.config.data != "blobs" or run.config.max_shift != m:
+            raise SystemExit(f"--mix needs a toy run with max_shift {m}; {a.mix} has data "
+                             f"{run.config.data!r}, max_shift {run.config.max_shift}")
         enc, box = run.encoder.eval(), BoundingBox()
         with torch.no_grad():
             ref = make_blobs(512, generator=torch.Generator().manual_seed(5))
