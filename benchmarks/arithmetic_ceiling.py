@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from softfact import Run
-from softfact.data.blobs import make_blobs, translate
+from softfact.data.blobs import BlobSource, make_blobs, translate
 from softfact.metrics.compute import evaluate
 
 REFERENCE_KEYS = ("cross_abs_cos", "same_sign_cos", "opposite_sign_cos", "angle_pitch_deg",
@@ -44,6 +44,10 @@ class BoundingBox(nn.Module):
         edges = torch.stack([torch.where(rows, r, torch.inf).amin(1), torch.where(rows, r, -torch.inf).amax(1),
                              torch.where(cols, c, torch.inf).amin(1), torch.where(cols, c, -torch.inf).amax(1)], 1)
         return torch.where(rows.any(1)[:, None], edges, torch.zeros_like(edges))
+
+
+def figures(ev) -> str:
+    return ", ".join(f"{k} {ev.metrics[k]:.3f}" for k in REFERENCE_KEYS)
 
 
 def main() -> None:
@@ -74,15 +78,14 @@ def main() -> None:
         lost = 1 - torch.stack([translate(x, k, 0, wrap=a.wrap).flatten(1).sum(-1) / mass,
                                 translate(x, 0, k, wrap=a.wrap).flatten(1).sum(-1) / mass]).mean()
         print(f"shift {k}: mean share of pixels pushed off the edge {lost:.3f}")
-    on = x[:, 0] > 0.5
-    rows, cols = on.any(2), on.any(1)
-    touch = (rows[:, 0] | rows[:, -1] | cols[:, 0] | cols[:, -1]).float().mean()
+    top, bottom, left, right = BoundingBox()(x).T
+    H, W = x.shape[-2:]
+    touch = (((top == 0) | (bottom == H - 1) | (left == 0) | (right == W - 1)) & (mass > 0)).float().mean()
     print(f"images whose content already touches the border unshifted: {touch:.3f}")
+    blobs = BlobSource(x.shape[-1])  # the seed's blobs, as a run's image source
     if not a.no_reference:
-        blobs = lambda k, g: make_blobs(k, generator=g)  # noqa: E731  the seed's blobs, as a run's source
         ev = evaluate(BoundingBox(), blobs, max_shift=m, wrap=a.wrap, seed=0)
-        print("bounding-box latent, softfact evaluate's figures (500 probe images, 200 x grid): "
-              + ", ".join(f"{k} {ev.metrics[k]:.3f}" for k in REFERENCE_KEYS))
+        print(f"bounding-box latent, softfact evaluate's figures (500 probe images, 200 x grid): {figures(ev)}")
     if a.mix:
         run = Run.load(a.mix)
         if run.config.data != "blobs" or run.config.max_shift != m:
@@ -95,11 +98,8 @@ def main() -> None:
             for alpha in (float(v) for v in a.alphas.split(",")):
                 def mixed(x, alpha=alpha):
                     return torch.cat([enc(x) / z_spread, alpha * box(x) / box_spread], 1)
-                ev = evaluate(mixed, lambda k, g: make_blobs(k, generator=g), max_shift=m,
-                              wrap=a.wrap, seed=0)
-                print(f"{a.mix} latent + {alpha:g} x bounding box: "
-                      + ", ".join(f"{k} {ev.metrics[k]:.3f}" for k in REFERENCE_KEYS))
-
+                ev = evaluate(mixed, blobs, max_shift=m, wrap=a.wrap, seed=0)
+                print(f"{a.mix} latent + {alpha:g} x bounding box: {figures(ev)}")
 
 if __name__ == "__main__":
     main()

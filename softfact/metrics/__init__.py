@@ -2,8 +2,9 @@
 
 ``compute_metrics(encoder, image_fn)`` is the entry point; the modules hold pure functions of
 shift-grid embeddings: ``linear`` (R^2, which-factor accuracy), ``algebra`` (additivity,
-analogies, where they hold: per shift and by the content a shift pushes off the border), ``disentangle`` (Procrustes rotation, MIG, DCI), ``sign`` (the +s/-s gap per
-shift and a blank-border image source on which zero fill loses nothing).
+analogies, where they hold: per shift and by the content a shift pushes off the border),
+``disentangle`` (Procrustes rotation, MIG, DCI), ``sign`` (the +s/-s gap per shift and a
+blank-border image source on which zero fill loses nothing).
 """
 from softfact.metrics.algebra import (additivity_error, analogy_by_border_loss, analogy_by_shift,
                                       analogy_ranks, analogy_scores, border_loss)
