@@ -28,6 +28,8 @@ class TrainConfig:
     # data
     data: str = "blobs"              # blobs | midi | bach
     image_size: int = 16             # blob side, or crop side for piano rolls
+    blob_margin: int = 0             # blobs drawn this far from every border (0: the seed's);
+                                     # >= max_shift: no shift pushes content off the image
     max_shift: int = 4               # shifts are 1..max_shift pixels (semitones / grid steps)
     wrap: bool = False               # torch.roll instead of the seed's zero-filled shift
     schemes: str = "pitch,time,cross"  # add ",mixed" for diagonal shifts with cosine targets
@@ -193,6 +195,11 @@ class TrainConfig:
             raise ConfigError(f"config key 'weight_decay' must be >= 0, got {self.weight_decay}")
         if self.data == "blobs" and self.image_size < 4:
             raise ConfigError(f"config key 'image_size' must be >= 4 for blobs, got {self.image_size}")
+        if self.blob_margin < 0 or (self.data == "blobs" and self.image_size - 2 * self.blob_margin < 4):
+            raise ConfigError(f"config key 'blob_margin' must be >= 0 and leave image_size - 2 x "
+                              f"blob_margin >= 4, got {self.blob_margin} with image_size {self.image_size}")
+        if self.blob_margin and self.data != "blobs":
+            raise ConfigError(f"config key 'blob_margin' places toy blobs; data {self.data!r} has none")
         if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", self.device):
             raise ConfigError(f"config key 'device' must be auto, cpu, cuda, cuda:N or mps, "
                               f"got {self.device!r}")

@@ -32,6 +32,10 @@ def test_file_then_overrides(tmp_path):
     (["--schemes=pitch,time,cross,mixed", "--crops=6"], "needs crops: 2"),
     (["--antithetic"], "'antithetic' needs crops >= 4"),
     (["--cross-weight=-1"], "config key 'cross_weight' must be >= 0"),
+    (["--blob-margin=7"], "config key 'blob_margin' must be >= 0 and leave image_size - 2 x "
+                          "blob_margin >= 4, got 7 with image_size 16"),
+    (["--blob-margin=-1"], "config key 'blob_margin' must be >= 0"),
+    (["--data=bach", "--blob-margin=2"], "'blob_margin' places toy blobs; data 'bach' has none"),
 ])
 def test_bad_values_are_one_line_errors(args, match):
     with pytest.raises(ConfigError, match=match) as e:

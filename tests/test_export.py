@@ -32,7 +32,7 @@ def test_export_loads_in_a_fresh_process_with_identical_embeddings(tmp_path, cap
     assert info["step"] == 3 and info["config"]["encoder"] == "toy"
     assert info["metrics"] == Run.load(out).metrics()          # metrics.json at export time
     card = (exp / "README.md").read_text()
-    assert "61,264 parameters" in card and "synthetic Gaussian blobs" in card
+    assert "61,264 parameters" in card and "random binary blobs (three rectangles each), 16 x 16 (the seed's toy data)" in card
     assert f"| cross_abs_cos | {info['metrics']['cross_abs_cos']:.4g} |" in card
     # the weights alone: a plain safetensors file of the encoder's state dict
     from safetensors.torch import load_file

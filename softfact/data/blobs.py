@@ -3,6 +3,8 @@
 The distribution is the seed's ``make_blob``: three axis-aligned rectangles with top-left
 corner (r, c) uniform in [0, size-4] and height/width uniform in [1, 3], then a vertical and
 a horizontal flip, each with probability 1/2. Rows are pitch (dy), columns are time (dx).
+``margin`` m > 0 (not the seed's) draws the same rectangles in the inner (size - 2m) square,
+so a shift by up to m pixels never pushes content off the image.
 
 Images are drawn as *row masks*: one integer per image row whose bit j is pixel (row, j).
 Shifting a blob image is then a gather along rows and a bit shift along columns, two images
@@ -21,16 +23,18 @@ from softfact.seed_reference import shift_no_wrap  # noqa: F401  (the seed's, re
 MAX_MASK_SIZE = 62  # row masks live in int64; larger images use ``render_blobs``
 
 
-def draw_blob_params(n: int, *, size: int = 16, n_blobs: int = 3,
+def draw_blob_params(n: int, *, size: int = 16, n_blobs: int = 3, margin: int = 0,
                      generator: torch.Generator | None = None, device=None):
-    """Rectangles (r, c, h, w), each (n, n_blobs), after the random flips."""
-    if size < 4:
-        raise ValueError(f"size must be >= 4 (rectangles start in [0, size-4]), got {size}")
+    """Rectangles (r, c, h, w), each (n, n_blobs), after the random flips, inside
+    [margin, size - margin) (margin 0: the seed's, the whole image)."""
+    if margin < 0 or size - 2 * margin < 4:
+        raise ValueError(f"size - 2 * margin must be >= 4 (rectangles start in [margin, "
+                         f"size-margin-4]), got size {size}, margin {margin}")
     if generator is not None:
         device = generator.device
     kw = dict(generator=generator, device=device)
-    r = torch.randint(0, size - 3, (n, n_blobs), **kw)
-    c = torch.randint(0, size - 3, (n, n_blobs), **kw)
+    r = torch.randint(margin, size - margin - 3, (n, n_blobs), **kw)
+    c = torch.randint(margin, size - margin - 3, (n, n_blobs), **kw)
     h = torch.randint(1, 4, (n, n_blobs), **kw)
     w = torch.randint(1, 4, (n, n_blobs), **kw)
     flip_v = torch.rand(n, **kw) > 0.5
@@ -113,7 +117,7 @@ def masks_to_images(masks: torch.Tensor, *, size: int) -> torch.Tensor:
     return img.flatten(-2)[..., :size].unsqueeze(1) if chunks > 1 else img.unsqueeze(1)
 
 
-def make_blobs(n: int, *, size: int = 16, n_blobs: int = 3,
+def make_blobs(n: int, *, size: int = 16, n_blobs: int = 3, margin: int = 0,
                generator: torch.Generator | None = None,
                device: torch.device | str | None = None) -> torch.Tensor:
     """Draw ``n`` blob images at once.
@@ -124,7 +128,8 @@ def make_blobs(n: int, *, size: int = 16, n_blobs: int = 3,
     >>> make_blobs(4, generator=g).shape
     torch.Size([4, 1, 16, 16])
     """
-    params = draw_blob_params(n, size=size, n_blobs=n_blobs, generator=generator, device=device)
+    params = draw_blob_params(n, size=size, n_blobs=n_blobs, margin=margin, generator=generator,
+                              device=device)
     if size > MAX_MASK_SIZE:
         return render_blobs(*params, size=size)
     return masks_to_images(blob_masks(*params, size=size), size=size)
@@ -136,18 +141,22 @@ class BlobSource:
 
     ``views(..., packed=True)`` returns row masks instead of pixels (equal masks = equal
     images), which the samplers compare and select cheaply before ``unpack`` writes pixels.
+    ``margin``: blobs drawn that far from every border (see ``draw_blob_params``).
     """
 
-    def __init__(self, size: int = 16, n_blobs: int = 3):
-        self.size, self.n_blobs = size, n_blobs
+    def __init__(self, size: int = 16, n_blobs: int = 3, margin: int = 0):
+        draw_blob_params(0, size=size, margin=margin)   # a bad size or margin fails here
+        self.size, self.n_blobs, self.margin = size, n_blobs, margin
 
     def __call__(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        return make_blobs(n, size=self.size, n_blobs=self.n_blobs, generator=generator)
+        return make_blobs(n, size=self.size, n_blobs=self.n_blobs, margin=self.margin,
+                          generator=generator)
 
     def views(self, n: int, generator: torch.Generator, deltas: list[torch.Tensor], *,
               wrap: bool = False, packed: bool = False) -> list[torch.Tensor]:
         """Anchor plus one view per (n, 2) [dy, dx] tensor in ``deltas``."""
-        params = draw_blob_params(n, size=self.size, n_blobs=self.n_blobs, generator=generator)
+        params = draw_blob_params(n, size=self.size, n_blobs=self.n_blobs, margin=self.margin,
+                                  generator=generator)
         if self.size > MAX_MASK_SIZE:  # too wide for row masks: draw pixels ("packed" = pixels)
             return [render_blobs(*params, size=self.size)] + [
                 render_blobs(*params, size=self.size, dy=d[:, 0], dx=d[:, 1], wrap=wrap) for d in deltas]

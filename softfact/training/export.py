@@ -20,9 +20,10 @@ from softfact.utils.runfiles import EXPORT_CARD, EXPORT_CONFIG, EXPORT_WEIGHTS
 FORMAT = "softfact-export-v1"
 
 # the recipe keys the model card lists (every key is in config.json)
-_RECIPE = ("encoder", "latent_dim", "image_size", "max_shift", "wrap", "schemes", "crops",
-           "antithetic", "fact_weight", "cross_weight", "use_jepa", "jepa_weight", "optimizer",
-           "lr", "weight_decay", "schedule", "warmup_steps", "batch_size", "steps", "seed", "amp")
+_RECIPE = ("encoder", "latent_dim", "image_size", "blob_margin", "max_shift", "wrap", "schemes",
+           "crops", "antithetic", "fact_weight", "cross_weight", "use_jepa", "jepa_weight",
+           "optimizer", "lr", "weight_decay", "schedule", "warmup_steps", "batch_size", "steps",
+           "seed", "amp")
 # the metrics the card shows first (all of metrics.json follows in config.json)
 _HEADLINE = ("cross_abs_cos", "same_sign_cos", "opposite_sign_cos", "angle_pitch_deg",
              "angle_time_deg", "r2", "factor_acc", "additivity_err", "analogy_top1", "mig",
@@ -50,7 +51,11 @@ def _data_line(cfg: dict) -> str:
                 f"songs held out), {cfg['image_size']} x {cfg['image_size']} crops (pitch x time)")
     if cfg["data"] == "bach":
         return f"the shipped Bach chorale piano rolls, {cfg['image_size']} x {cfg['image_size']} crops"
-    return f"synthetic Gaussian blobs, {cfg['image_size']} x {cfg['image_size']} (the seed's toy data)"
+    inner = cfg["image_size"] - 2 * cfg.get("blob_margin", 0)
+    where = (f", drawn in the central {inner} x {inner} (no shift up to {cfg['blob_margin']} "
+             f"pushes content off)" if cfg.get("blob_margin") else " (the seed's toy data)")
+    return (f"random binary blobs (three rectangles each), {cfg['image_size']} x "
+            f"{cfg['image_size']}{where}")
 
 
 def model_card(*, cfg: dict, step: int, n_params: int, metrics: dict, folder: str = "export") -> str:

@@ -108,3 +108,32 @@ def test_blob_source_packed_views_and_large_images(gen):
     views = big.views(3, gen, [torch.tensor([[2, 1]] * 3)], packed=True)
     assert views[0].shape == (3, 1, 70, 70) and torch.equal(big.unpack(views[1]), views[1])
     assert torch.equal(views[1], translate(views[0], 2, 1))
+
+
+def test_margin_places_the_seeds_blobs_inside_an_empty_border():
+    """margin m on a (16 + 2m) canvas draws the seed's 16 x 16 blobs, bit for bit, in its
+    centre; so no shift by up to m pixels pushes a pixel off."""
+    from softfact.data import BlobSource
+    wide = make_blobs(300, size=24, margin=4, generator=torch.Generator().manual_seed(1))
+    seed = make_blobs(300, size=16, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(wide[:, :, 4:20, 4:20], seed)
+    assert wide.sum() == seed.sum()                         # nothing outside the centre
+    for dy, dx in [(4, 0), (-4, 0), (0, 4), (0, -4), (-4, 4), (3, -2)]:
+        assert torch.equal(translate(wide, dy, dx).flatten(1).sum(1), wide.flatten(1).sum(1))
+    # the seed's blobs lose pixels at the same shifts (what the margin is for)
+    assert (translate(seed, 4, 0).flatten(1).sum(1) < seed.flatten(1).sum(1)).any()
+    src = BlobSource(24, margin=4)
+    g1, g2 = torch.Generator().manual_seed(2), torch.Generator().manual_seed(2)
+    views = src.views(50, g1, [torch.tensor([[-4, 4]] * 50)])
+    assert torch.equal(views[0], src(50, g2))               # packed path = pixel path
+    assert torch.equal(views[1], translate(views[0], -4, 4))
+    assert torch.equal(views[1].flatten(1).sum(1), views[0].flatten(1).sum(1))
+
+
+def test_margin_must_leave_room_for_a_rectangle():
+    import pytest
+    from softfact.data import BlobSource
+    for size, margin in [(16, 7), (16, -1), (11, 4)]:
+        with pytest.raises(ValueError, match=f"got size {size}, margin {margin}"):
+            BlobSource(size, margin=margin)
+    assert make_blobs(2, size=12, margin=4).shape == (2, 1, 12, 12)   # 4 x 4 inside: the least
