@@ -23,13 +23,17 @@ from softfact.seed_reference import shift_no_wrap  # noqa: F401  (the seed's, re
 MAX_MASK_SIZE = 62  # row masks live in int64; larger images use ``render_blobs``
 
 
+def _check_margin(size: int, margin: int) -> None:
+    if margin < 0 or size - 2 * margin < 4:
+        raise ValueError(f"size - 2 * margin must be >= 4 (rectangles start in [margin, "
+                         f"size-margin-4]), got size {size}, margin {margin}")
+
+
 def draw_blob_params(n: int, *, size: int = 16, n_blobs: int = 3, margin: int = 0,
                      generator: torch.Generator | None = None, device=None):
     """Rectangles (r, c, h, w), each (n, n_blobs), after the random flips, inside
     [margin, size - margin) (margin 0: the seed's, the whole image)."""
-    if margin < 0 or size - 2 * margin < 4:
-        raise ValueError(f"size - 2 * margin must be >= 4 (rectangles start in [margin, "
-                         f"size-margin-4]), got size {size}, margin {margin}")
+    _check_margin(size, margin)
     if generator is not None:
         device = generator.device
     kw = dict(generator=generator, device=device)
@@ -145,7 +149,7 @@ class BlobSource:
     """
 
     def __init__(self, size: int = 16, n_blobs: int = 3, margin: int = 0):
-        draw_blob_params(0, size=size, margin=margin)   # a bad size or margin fails here
+        _check_margin(size, margin)
         self.size, self.n_blobs, self.margin = size, n_blobs, margin
 
     def __call__(self, n: int, generator: torch.Generator) -> torch.Tensor:
