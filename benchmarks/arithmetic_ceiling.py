@@ -14,7 +14,9 @@ a trained toy run's latent with the bounding box appended, each part divided by 
 per-dimension spread over 512 blobs and the box multiplied by each ``--alphas`` value: how the
 figures move between a learned latent and one that is blind to lost content. Usage:
     python benchmarks/arithmetic_ceiling.py [--n 200] [--max-shift 4] [--wrap] [--no-reference]
-        [--mix RUN --alphas 1,3]
+        [--mix RUN --alphas 1,3] [--size 24 --margin 4]
+``--size`` and ``--margin`` draw the blobs as ``blob_margin`` does (configs/toy_margin.yaml:
+24 and 4, where no shift up to 4 pushes content off)
 """
 from __future__ import annotations
 
@@ -55,11 +57,13 @@ def main() -> None:
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--max-shift", type=int, default=4)
     p.add_argument("--wrap", action="store_true")
+    p.add_argument("--size", type=int, default=16, help="image side (the seed's 16)")
+    p.add_argument("--margin", type=int, default=0, help="blobs drawn this far from every border")
     p.add_argument("--no-reference", action="store_true", help="skip the bounding-box latent's evaluation")
     p.add_argument("--mix", metavar="RUN", help="a toy run folder: its latent with the box appended")
     p.add_argument("--alphas", default="1,3", help="weights of the appended box (comma-separated)")
     a = p.parse_args()
-    x = make_blobs(a.n, generator=torch.Generator().manual_seed(0))
+    x = make_blobs(a.n, size=a.size, margin=a.margin, generator=torch.Generator().manual_seed(0))
     m = a.max_shift
     s = torch.arange(-m, m + 1)
     grid = torch.stack([torch.stack([translate(x, int(dy), int(dx), wrap=a.wrap) for dx in s], 1) for dy in s], 1)
@@ -70,7 +74,7 @@ def main() -> None:
     centre = m * S + m
     keep = torch.ones(S * S, dtype=torch.bool)
     keep[centre] = False
-    print(f"images {n}, shifts -{m}..{m}, wrap={a.wrap}")
+    print(f"images {n} ({a.size} x {a.size}, margin {a.margin}), shifts -{m}..{m}, wrap={a.wrap}")
     print(f"analogy top-1 ceiling (share of (B, T) cells with a distinct shifted image): "
           f"{1 - tied[:, keep].float().mean():.3f}")
     mass = x.flatten(1).sum(-1)
@@ -82,18 +86,20 @@ def main() -> None:
     H, W = x.shape[-2:]
     touch = (((top == 0) | (bottom == H - 1) | (left == 0) | (right == W - 1)) & (mass > 0)).float().mean()
     print(f"images whose content already touches the border unshifted: {touch:.3f}")
-    blobs = BlobSource(x.shape[-1])  # the seed's blobs, as a run's image source
+    blobs = BlobSource(a.size, margin=a.margin)  # the same blobs, as a run's image source
     if not a.no_reference:
         ev = evaluate(BoundingBox(), blobs, max_shift=m, wrap=a.wrap, seed=0)
         print(f"bounding-box latent, softfact evaluate's figures (500 probe images, 200 x grid): {figures(ev)}")
     if a.mix:
         run = Run.load(a.mix)
-        if run.config.data != "blobs" or run.config.max_shift != m:
-            raise SystemExit(f"--mix needs a toy run with max_shift {m}; {a.mix} has data "
-                             f"{run.config.data!r}, max_shift {run.config.max_shift}")
+        c = run.config
+        if c.data != "blobs" or (c.max_shift, c.image_size, c.blob_margin) != (m, a.size, a.margin):
+            raise SystemExit(f"--mix needs a toy run with max_shift {m}, image_size {a.size} and "
+                             f"blob_margin {a.margin}; {a.mix} has data {c.data!r}, max_shift "
+                             f"{c.max_shift}, image_size {c.image_size}, blob_margin {c.blob_margin}")
         enc, box = run.encoder.eval(), BoundingBox()
         with torch.no_grad():
-            ref = make_blobs(512, generator=torch.Generator().manual_seed(5))
+            ref = make_blobs(512, size=a.size, margin=a.margin, generator=torch.Generator().manual_seed(5))
             z_spread, box_spread = enc(ref).std(0).mean(), box(ref).std(0).mean()
             for alpha in (float(v) for v in a.alphas.split(",")):
                 def mixed(x, alpha=alpha):
