@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from softfact import Run
-from softfact.data.blobs import BlobSource, make_blobs, translate
+from softfact.data.blobs import BlobSource, translate
 from softfact.metrics.compute import evaluate
 
 REFERENCE_KEYS = ("cross_abs_cos", "same_sign_cos", "opposite_sign_cos", "angle_pitch_deg",
@@ -63,7 +63,8 @@ def main() -> None:
     p.add_argument("--mix", metavar="RUN", help="a toy run folder: its latent with the box appended")
     p.add_argument("--alphas", default="1,3", help="weights of the appended box (comma-separated)")
     a = p.parse_args()
-    x = make_blobs(a.n, size=a.size, margin=a.margin, generator=torch.Generator().manual_seed(0))
+    blobs = BlobSource(a.size, margin=a.margin)  # the blobs, as a run's image source
+    x = blobs(a.n, torch.Generator().manual_seed(0))
     m = a.max_shift
     s = torch.arange(-m, m + 1)
     grid = torch.stack([torch.stack([translate(x, int(dy), int(dx), wrap=a.wrap) for dx in s], 1) for dy in s], 1)
@@ -86,7 +87,6 @@ def main() -> None:
     H, W = x.shape[-2:]
     touch = (((top == 0) | (bottom == H - 1) | (left == 0) | (right == W - 1)) & (mass > 0)).float().mean()
     print(f"images whose content already touches the border unshifted: {touch:.3f}")
-    blobs = BlobSource(a.size, margin=a.margin)  # the same blobs, as a run's image source
     if not a.no_reference:
         ev = evaluate(BoundingBox(), blobs, max_shift=m, wrap=a.wrap, seed=0)
         print(f"bounding-box latent, softfact evaluate's figures (500 probe images, 200 x grid): {figures(ev)}")
@@ -99,7 +99,7 @@ def main() -> None:
                              f"{c.max_shift}, image_size {c.image_size}, blob_margin {c.blob_margin}")
         enc, box = run.encoder.eval(), BoundingBox()
         with torch.no_grad():
-            ref = make_blobs(512, size=a.size, margin=a.margin, generator=torch.Generator().manual_seed(5))
+            ref = blobs(512, torch.Generator().manual_seed(5))
             z_spread, box_spread = enc(ref).std(0).mean(), box(ref).std(0).mean()
             for alpha in (float(v) for v in a.alphas.split(",")):
                 def mixed(x, alpha=alpha):

@@ -4,7 +4,9 @@ The distribution is the seed's ``make_blob``: three axis-aligned rectangles with
 corner (r, c) uniform in [0, size-4] and height/width uniform in [1, 3], then a vertical and
 a horizontal flip, each with probability 1/2. Rows are pitch (dy), columns are time (dx).
 ``margin`` m > 0 (not the seed's) draws the same rectangles in the inner (size - 2m) square,
-so a shift by up to m pixels never pushes content off the image.
+so a shift by up to m pixels never pushes content off the image. (It keeps the seed's
+distribution on a wider image; ``softfact.metrics.sign.empty_border_source`` instead keeps only
+the seed's images that happen to leave a blank border, for evaluation.)
 
 Images are drawn as *row masks*: one integer per image row whose bit j is pixel (row, j).
 Shifting a blob image is then a gather along rows and a bit shift along columns, two images

@@ -125,7 +125,7 @@ def test_margin_places_the_seeds_blobs_inside_an_empty_border():
     src = BlobSource(24, margin=4)
     g1, g2 = torch.Generator().manual_seed(2), torch.Generator().manual_seed(2)
     views = src.views(50, g1, [torch.tensor([[-4, 4]] * 50)])
-    assert torch.equal(views[0], src(50, g2))               # packed path = pixel path
+    assert torch.equal(views[0], src(50, g2))               # views' anchors = the source's draw
     assert torch.equal(views[1], translate(views[0], -4, 4))
     assert torch.equal(views[1].flatten(1).sum(1), views[0].flatten(1).sum(1))
 
